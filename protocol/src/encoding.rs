@@ -1,0 +1,164 @@
+//! Canonical DAG-CBOR: the one byte form of every Kith value.
+//!
+//! Spec: `specs/events.md#canonical-encoding`. Encoding goes through
+//! `serde_ipld_dagcbor`, which writes definite lengths, shortest integer forms and
+//! map keys in DAG-CBOR order (length first, then bytes). Decoding is strict the
+//! simple way: a value is accepted only if encoding it again gives back exactly
+//! the bytes it came from. That closes every door to a second encoding of the
+//! same event (non-minimal integers, unsorted keys, explicit nulls or empty lists
+//! where the canonical form omits them, indefinite lengths, trailing bytes).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::{DeserializeOwned, Visitor};
+
+/// Why bytes were not accepted as a canonical value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Not DAG-CBOR, or not of the expected shape. The message names the field when it can.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// Valid DAG-CBOR of the right shape, but not in its one canonical form.
+    #[error("not canonically encoded")]
+    NonCanonical,
+}
+
+/// Encodes a value as canonical DAG-CBOR.
+pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Kith's types contain no floats and only string map keys, the two things
+    // DAG-CBOR cannot encode, so encoding cannot fail short of allocation failure.
+    serde_ipld_dagcbor::to_vec(value).expect("Kith values are always encodable as DAG-CBOR")
+}
+
+/// Decodes a value and checks that `bytes` is its canonical encoding.
+pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let value: T =
+        serde_ipld_dagcbor::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if to_canonical(&value) != bytes {
+        return Err(DecodeError::NonCanonical);
+    }
+    Ok(value)
+}
+
+/// Serde visitor for a byte string of exactly `N` bytes.
+pub(crate) struct FixedBytes<const N: usize>;
+
+impl<'de, const N: usize> Visitor<'de> for FixedBytes<N> {
+    type Value = [u8; N];
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a byte string of {N} bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        v.try_into().map_err(|_| E::invalid_length(v.len(), &self))
+    }
+}
+
+/// Serde helpers for `Vec<u8>` fields written as CBOR byte strings.
+pub(crate) mod byte_buf {
+    use super::*;
+
+    pub(crate) fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V(PhantomData<Vec<u8>>);
+        impl Visitor<'_> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        n: u64,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        list: Vec<u32>,
+    }
+
+    #[test]
+    fn keys_are_sorted_by_length_then_bytes() {
+        let bytes = to_canonical(&Sample {
+            n: 1,
+            text: "a".into(),
+            list: vec![],
+        });
+        // {"n": 1, "text": "a"}: "n" (1 byte) sorts before "text" (4 bytes).
+        assert_eq!(hex(&bytes), "a2616e01647465787461 61".replace(' ', ""));
+    }
+
+    #[test]
+    fn non_minimal_integers_are_rejected() {
+        // {"n": 1 encoded as a one-byte-argument uint (0x18 0x01), "text": "a"}
+        let bytes = [
+            0xa2, 0x61, b'n', 0x18, 0x01, 0x64, b't', b'e', b'x', b't', 0x61, b'a',
+        ];
+        assert_eq!(
+            from_canonical::<Sample>(&bytes).unwrap_err(),
+            DecodeError::NonCanonical
+        );
+    }
+
+    #[test]
+    fn unsorted_keys_are_rejected() {
+        let bytes = [
+            0xa2, 0x64, b't', b'e', b'x', b't', 0x61, b'a', 0x61, b'n', 0x01,
+        ];
+        assert_eq!(
+            from_canonical::<Sample>(&bytes).unwrap_err(),
+            DecodeError::NonCanonical
+        );
+    }
+
+    #[test]
+    fn explicit_empty_lists_are_rejected() {
+        let mut map = BTreeMap::new();
+        map.insert("n", serde_json::json!(1));
+        let bytes = [
+            0xa3, 0x61, b'n', 0x01, 0x64, b'l', b'i', b's', b't', 0x80, 0x64, b't', b'e', b'x',
+            b't', 0x61, b'a',
+        ];
+        let _ = map;
+        assert!(from_canonical::<Sample>(&bytes).is_err());
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = to_canonical(&Sample {
+            n: 1,
+            text: "a".into(),
+            list: vec![],
+        });
+        bytes.push(0);
+        assert!(matches!(
+            from_canonical::<Sample>(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}

@@ -1,0 +1,433 @@
+//! The marketplace: `listing`, `order`, `trade_update`, `review`, and the trade
+//! state machine. Spec: `specs/kinds.md#listing` and `specs/trades.md`.
+//!
+//! A trade is identified by its order's id. Every later step is a
+//! `trade_update` signed by the one party allowed to take it, referencing the
+//! order and the previous step, so a trade's history is a signed chain that
+//! neither side nor any node in between can rewrite.
+
+use serde::{Deserialize, Serialize};
+
+use super::{KindPayload, Meta, future_within, subject_not_author};
+use crate::check;
+use crate::error::{AuthError, EventError};
+use crate::media::{self, MediaDescriptor};
+use crate::refs::{RefRule, Rel};
+
+/// Longest title.
+pub const MAX_TITLE_BYTES: usize = 200;
+/// Longest description.
+pub const MAX_DESCRIPTION_BYTES: usize = 10_000;
+/// Longest category path.
+pub const MAX_CATEGORY_BYTES: usize = 100;
+/// Most photos.
+pub const MAX_LISTING_MEDIA: usize = 10;
+/// Longest note on a trade step.
+pub const MAX_NOTE_BYTES: usize = 1_000;
+/// Longest review text.
+pub const MAX_REVIEW_BYTES: usize = 2_000;
+
+/// A price: an amount in the currency's minor unit (cents for EUR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Amount in minor units.
+    pub amount: u64,
+    /// ISO 4217 code, such as `EUR`, `MXN`, `ARS`.
+    pub currency: String,
+}
+
+impl Price {
+    fn validate(&self) -> Result<(), EventError> {
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(EventError::field(
+                "price.currency",
+                "must be an ISO 4217 code such as EUR",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The state of the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Condition {
+    New,
+    LikeNew,
+    Good,
+    Fair,
+    ForParts,
+}
+
+/// How the item reaches the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum DeliveryOption {
+    Pickup,
+    Shipping,
+}
+
+/// How the buyer pays. Money moves outside Kith; the trade records what both confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum PaymentMethod {
+    CashOnPickup,
+    BankTransfer,
+    PaymentLink,
+    Other,
+}
+
+/// Where the item is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// Free text (neighbourhood, town).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// A coarse geohash, 1 to 6 characters (about 1 km at 6).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub geohash: String,
+}
+
+const GEOHASH_ALPHABET: &[u8] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+
+impl Location {
+    fn validate(&self) -> Result<(), EventError> {
+        check::text("location.text", &self.text, 200)?;
+        if self.geohash.len() > 6 || !self.geohash.bytes().all(|b| GEOHASH_ALPHABET.contains(&b)) {
+            return Err(EventError::field(
+                "location.geohash",
+                "1 to 6 geohash characters",
+            ));
+        }
+        if self.text.is_empty() && self.geohash.is_empty() {
+            return Err(EventError::field(
+                "location",
+                "give text or a geohash, or leave it out",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A listing. An edit is a new `listing` with an `edit_of` reference to the
+/// original, whose id stays the listing's id; `withdrawn` takes it off sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Category path from the documented tree, e.g. `home/furniture`.
+    pub category: String,
+    /// Price per unit.
+    pub price: Price,
+    /// Units in stock.
+    pub quantity: u32,
+    /// Condition.
+    pub condition: Condition,
+    /// Where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Delivery options offered.
+    pub delivery: Vec<DeliveryOption>,
+    /// Payment methods accepted.
+    pub payment: Vec<PaymentMethod>,
+    /// Photos.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaDescriptor>,
+    /// When the listing lapses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// Taken off sale by the seller.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+}
+
+/// Checks a category path: 1 to 4 segments of `a-z`, `0-9` and `_`, joined by `/`.
+pub fn check_category(category: &str) -> Result<(), EventError> {
+    check::required_text("category", category, MAX_CATEGORY_BYTES)?;
+    let segments: Vec<&str> = category.split('/').collect();
+    let ok = segments.len() <= 4
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+    if !ok {
+        return Err(EventError::field(
+            "category",
+            "a path such as `home/furniture`",
+        ));
+    }
+    Ok(())
+}
+
+impl KindPayload for Listing {
+    const REFS: &'static [RefRule] = &[
+        RefRule::event(Rel::EditOf, 0, 1),
+        RefRule::event(Rel::Community, 0, 1),
+    ];
+
+    fn validate(&self, meta: &Meta<'_>) -> Result<(), EventError> {
+        check::required_text("title", &self.title, MAX_TITLE_BYTES)?;
+        check::text("description", &self.description, MAX_DESCRIPTION_BYTES)?;
+        check_category(&self.category)?;
+        self.price.validate()?;
+        if let Some(location) = &self.location {
+            location.validate()?;
+        }
+        if self.delivery.is_empty() || self.payment.is_empty() {
+            return Err(EventError::field(
+                "delivery",
+                "offer at least one delivery and one payment option",
+            ));
+        }
+        check::unique("delivery", &self.delivery)?;
+        check::unique("payment", &self.payment)?;
+        media::check_all("media", &self.media, MAX_LISTING_MEDIA)?;
+        if let Some(at) = self.expires_at {
+            future_within("expires_at", at, meta, None)?;
+        }
+        if self.withdrawn && !meta.has(Rel::EditOf) {
+            return Err(EventError::field(
+                "withdrawn",
+                "only an edit can withdraw a listing",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A buyer's order on the `listing`, naming its `seller`. The order's id is the trade's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Units ordered.
+    pub quantity: u32,
+    /// The delivery option chosen.
+    pub delivery: DeliveryOption,
+    /// The payment method chosen.
+    pub payment: PaymentMethod,
+}
+
+impl KindPayload for Order {
+    const REFS: &'static [RefRule] = &[
+        RefRule::event(Rel::Listing, 1, 1),
+        RefRule::identity(Rel::Seller, 1, 1),
+    ];
+
+    fn validate(&self, meta: &Meta<'_>) -> Result<(), EventError> {
+        if self.quantity == 0 {
+            return Err(EventError::field("quantity", "must be at least 1"));
+        }
+        if meta.identities(Rel::Seller).any(|k| &k == meta.author) {
+            return Err(EventError::RefsInvalid(
+                "a seller cannot order from themself".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The states of a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum TradeState {
+    Ordered,
+    Accepted,
+    Declined,
+    Paid,
+    PaymentConfirmed,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Disputed,
+    Resolved,
+}
+
+/// A party to a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// The author of the order.
+    Buyer,
+    /// The author of the listing.
+    Seller,
+}
+
+impl Party {
+    /// The party's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Party::Buyer => "buyer",
+            Party::Seller => "seller",
+        }
+    }
+}
+
+impl TradeState {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TradeState::Ordered => "ordered",
+            TradeState::Accepted => "accepted",
+            TradeState::Declined => "declined",
+            TradeState::Paid => "paid",
+            TradeState::PaymentConfirmed => "payment_confirmed",
+            TradeState::Shipped => "shipped",
+            TradeState::Delivered => "delivered",
+            TradeState::Completed => "completed",
+            TradeState::Cancelled => "cancelled",
+            TradeState::Disputed => "disputed",
+            TradeState::Resolved => "resolved",
+        }
+    }
+
+    /// Whether no step can follow.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TradeState::Declined
+                | TradeState::Completed
+                | TradeState::Cancelled
+                | TradeState::Resolved
+        )
+    }
+
+    /// The state machine: may `by` move a trade from `self` to `to`?
+    /// The table is `specs/trades.md#state-machine`.
+    pub fn transition(self, to: TradeState, by: Party) -> Result<TradeState, AuthError> {
+        use Party::{Buyer, Seller};
+        use TradeState::*;
+        let allowed = match (self, to) {
+            (Ordered, Accepted | Declined) => by == Seller,
+            (Accepted, Paid) => by == Buyer,
+            (Accepted | Paid, PaymentConfirmed) => by == Seller,
+            (PaymentConfirmed, Shipped) => by == Seller,
+            (PaymentConfirmed | Shipped, Delivered) => by == Buyer,
+            (Delivered, Completed) => true,
+            (Ordered | Accepted | Paid | PaymentConfirmed, Cancelled) => true,
+            (Paid | PaymentConfirmed | Shipped | Delivered, Disputed) => true,
+            (Disputed, Resolved) => true,
+            _ => false,
+        };
+        if allowed {
+            Ok(to)
+        } else {
+            Err(AuthError::TradeTransition {
+                from: self.name(),
+                to: to.name(),
+                by: by.name(),
+            })
+        }
+    }
+}
+
+/// One step of the trade named by the `order` reference, following the `prev` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradeUpdate {
+    /// The state the trade moves to.
+    pub state: TradeState,
+    /// A note to the other party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Shipment tracking reference (only with `shipped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+}
+
+impl KindPayload for TradeUpdate {
+    const REFS: &'static [RefRule] = &[
+        RefRule::event(Rel::Order, 1, 1),
+        RefRule::event(Rel::Prev, 1, 1),
+    ];
+
+    fn validate(&self, _meta: &Meta<'_>) -> Result<(), EventError> {
+        if self.state == TradeState::Ordered {
+            return Err(EventError::field(
+                "state",
+                "a trade starts with an order, not an update",
+            ));
+        }
+        check::opt_text("note", &self.note, MAX_NOTE_BYTES)?;
+        check::opt_text("tracking", &self.tracking, 200)?;
+        if self.tracking.is_some() && self.state != TradeState::Shipped {
+            return Err(EventError::field(
+                "tracking",
+                "only a `shipped` step carries tracking",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A review of the `subject`, the other party of the completed trade `order`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// 1 to 5 stars.
+    pub rating: u8,
+    /// What the reviewer says.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+impl KindPayload for Review {
+    const REFS: &'static [RefRule] = &[
+        RefRule::event(Rel::Order, 1, 1),
+        RefRule::identity(Rel::Subject, 1, 1),
+    ];
+
+    fn validate(&self, meta: &Meta<'_>) -> Result<(), EventError> {
+        if !(1..=5).contains(&self.rating) {
+            return Err(EventError::field("rating", "from 1 to 5"));
+        }
+        check::text("text", &self.text, MAX_REVIEW_BYTES)?;
+        subject_not_author(meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Party::*;
+    use super::TradeState::*;
+
+    #[test]
+    fn happy_path_with_shipping() {
+        let mut s = Ordered;
+        for (to, by) in [
+            (Accepted, Seller),
+            (Paid, Buyer),
+            (PaymentConfirmed, Seller),
+            (Shipped, Seller),
+            (Delivered, Buyer),
+            (Completed, Buyer),
+        ] {
+            s = s.transition(to, by).unwrap();
+        }
+        assert!(s.is_final());
+    }
+
+    #[test]
+    fn wrong_party_and_out_of_order_are_refused() {
+        assert!(Ordered.transition(Accepted, Buyer).is_err());
+        assert!(Accepted.transition(Paid, Seller).is_err());
+        assert!(Ordered.transition(Shipped, Seller).is_err());
+        assert!(Shipped.transition(Cancelled, Buyer).is_err());
+        assert!(Ordered.transition(Disputed, Buyer).is_err());
+        for end in [Declined, Completed, Cancelled, Resolved] {
+            for to in [Accepted, Paid, Completed, Cancelled, Disputed] {
+                assert!(end.transition(to, Buyer).is_err() && end.transition(to, Seller).is_err());
+            }
+        }
+    }
+}
