@@ -131,20 +131,30 @@ impl UnsignedEvent {
             }
             .into());
         }
-        let id = EventId::of_body(&body);
-        let sig = key.sign_raw(&id.to_bytes());
-        let mut bytes = Vec::with_capacity(size);
-        bytes.extend_from_slice(&SIG_HEADER);
-        bytes.extend_from_slice(sig.as_bytes());
-        bytes.extend_from_slice(&BODY_KEY);
-        bytes.extend_from_slice(&body);
+        let bytes = seal_unchecked(&body, key);
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&bytes[SIG_HEADER.len()..SIG_HEADER.len() + Signature::LEN]);
         Ok(Event(Inner {
-            id,
+            id: EventId::of_body(&body),
             body: self,
-            sig,
+            sig: Signature(sig),
             bytes,
         }))
     }
+}
+
+/// Wraps any bytes as an event body in an envelope signed by `key`, without
+/// checking them. For tools and tests that build invalid events on purpose
+/// (test vectors, fuzz seeds); decoders judge the result like any other bytes.
+pub fn seal_unchecked(body: &[u8], key: &Keypair) -> Vec<u8> {
+    let id = EventId::of_body(body);
+    let sig = key.sign_raw(&id.to_bytes());
+    let mut bytes = Vec::with_capacity(ENVELOPE_HEADER_LEN + body.len());
+    bytes.extend_from_slice(&SIG_HEADER);
+    bytes.extend_from_slice(sig.as_bytes());
+    bytes.extend_from_slice(&BODY_KEY);
+    bytes.extend_from_slice(body);
+    bytes
 }
 
 /// Why [`UnsignedEvent::sign`] refused.

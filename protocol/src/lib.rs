@@ -32,7 +32,9 @@ pub mod media;
 pub mod refs;
 
 pub use error::{AuthError, EventError};
-pub use event::{Event, SignError, UnsignedEvent, Unverified, check_clock, verify_batch};
+pub use event::{
+    Event, SignError, UnsignedEvent, Unverified, check_clock, seal_unchecked, verify_batch,
+};
 pub use id::EventId;
 pub use identity::{KeyError, Keypair, PublicKey, Signature};
 pub use kinds::{Kind, Payload};
