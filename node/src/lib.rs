@@ -16,6 +16,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Library code returns errors; tests, benches and examples may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod data_dir;
 pub mod identity;
 

@@ -19,6 +19,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Library code returns errors; tests, benches and examples may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod auth;
 mod check;
 pub mod encoding;

@@ -28,7 +28,10 @@ fn image(n: u8) -> MediaDescriptor {
         width: Some(800),
         height: Some(600),
         duration_ms: None,
-        thumbs: vec![Cid::new_v1(0x55, Multihash::<64>::wrap(0x12, &[n ^ 1; 32]).unwrap())],
+        thumbs: vec![Cid::new_v1(
+            0x55,
+            Multihash::<64>::wrap(0x12, &[n ^ 1; 32]).unwrap(),
+        )],
         alt: Some("una foto".into()),
     }
 }
@@ -149,22 +152,38 @@ proptest! {
 /// A signed event of one of four kinds, different for each `i`.
 fn signed_mix(i: u64) -> Event {
     let author = key(i);
-    let target = UnsignedEvent::new(key(i + 100).public(), T0, Post {
-        content: Content::text(format!("target {i}")),
-    })
+    let target = UnsignedEvent::new(
+        key(i + 100).public(),
+        T0,
+        Post {
+            content: Content::text(format!("target {i}")),
+        },
+    )
     .id();
     let body = match i % 4 {
-        0 => UnsignedEvent::new(author.public(), T0 + i, Post {
-            content: Content::text(format!("post {i} #kith")),
-        }),
-        1 => UnsignedEvent::new(author.public(), T0 + i, Reply {
-            content: Content::text(format!("reply {i}")),
-        })
+        0 => UnsignedEvent::new(
+            author.public(),
+            T0 + i,
+            Post {
+                content: Content::text(format!("post {i} #kith")),
+            },
+        ),
+        1 => UnsignedEvent::new(
+            author.public(),
+            T0 + i,
+            Reply {
+                content: Content::text(format!("reply {i}")),
+            },
+        )
         .ref_event(Rel::Root, target)
         .ref_event(Rel::Parent, target),
-        2 => UnsignedEvent::new(author.public(), T0 + i, Reaction {
-            reaction: ReactionType::ALL[(i % 6) as usize],
-        })
+        2 => UnsignedEvent::new(
+            author.public(),
+            T0 + i,
+            Reaction {
+                reaction: ReactionType::ALL[(i % 6) as usize],
+            },
+        )
         .ref_event(Rel::Target, target),
         _ => UnsignedEvent::new(author.public(), T0 + i, Follow {})
             .ref_identity(Rel::Subject, key(i + 1).public()),
@@ -180,7 +199,10 @@ fn every_bit_flip_of_a_small_event_fails() {
         for bit in 0..8 {
             let mut copy = bytes.to_vec();
             copy[i] ^= 1 << bit;
-            assert!(Event::from_bytes(&copy).is_err(), "flip at byte {i} bit {bit} accepted");
+            assert!(
+                Event::from_bytes(&copy).is_err(),
+                "flip at byte {i} bit {bit} accepted"
+            );
         }
     }
 }
@@ -188,19 +210,34 @@ fn every_bit_flip_of_a_small_event_fails() {
 #[test]
 fn batch_of_valid_events_verifies_and_keeps_order() {
     let events: Vec<Event> = (0..100).map(signed_mix).collect();
-    let decoded = events.iter().map(|e| Unverified::decode(e.as_bytes()).unwrap()).collect();
-    let verified: Vec<Event> = verify_batch(decoded).into_iter().map(Result::unwrap).collect();
+    let decoded = events
+        .iter()
+        .map(|e| Unverified::decode(e.as_bytes()).unwrap())
+        .collect();
+    let verified: Vec<Event> = verify_batch(decoded)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(verified, events);
 }
 
 #[test]
 fn a_body_signed_by_the_wrong_key_is_refused() {
-    let body = UnsignedEvent::new(key(1).public(), T0, Post { content: Content::text("hola") });
+    let body = UnsignedEvent::new(
+        key(1).public(),
+        T0,
+        Post {
+            content: Content::text("hola"),
+        },
+    );
     let err = body.clone().sign(&key(2)).unwrap_err();
     assert_eq!(err, kith_protocol::SignError::WrongKey);
     // Sealing it anyway gives an event whose signature does not verify.
     let forged = kith_protocol::seal_unchecked(&body.encode(), &key(2));
-    assert_eq!(Event::from_bytes(&forged).unwrap_err(), EventError::SigInvalid);
+    assert_eq!(
+        Event::from_bytes(&forged).unwrap_err(),
+        EventError::SigInvalid
+    );
 }
 
 #[test]
@@ -210,7 +247,10 @@ fn clock_skew_is_measured_against_the_callers_clock() {
     assert!(event.check_clock(created, 0).is_ok());
     assert!(event.check_clock(created - 300_000, 300_000).is_ok());
     assert_eq!(
-        event.check_clock(created - 300_001, 300_000).unwrap_err().code(),
+        event
+            .check_clock(created - 300_001, 300_000)
+            .unwrap_err()
+            .code(),
         "clock_skew"
     );
 }

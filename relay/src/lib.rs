@@ -8,4 +8,7 @@
 //! Every write goes through the node's ingest pipeline; nothing here writes to
 //! storage directly. Nothing is implemented yet.
 
+// Library code returns errors; tests, benches and examples may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub use kith_node as node;

@@ -14,4 +14,7 @@
 //! decides validity itself. Nothing is implemented yet: this crate is the place
 //! the storage milestone fills.
 
+// Library code returns errors; tests, benches and examples may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub use kith_protocol as protocol;

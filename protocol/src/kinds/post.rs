@@ -47,9 +47,9 @@ impl Content {
         }
     }
 
-    fn validate(&self, require_something: bool) -> Result<(), EventError> {
+    fn validate(&self) -> Result<(), EventError> {
         check::text("text", &self.text, MAX_TEXT_BYTES)?;
-        if require_something && self.text.trim().is_empty() && self.media.is_empty() {
+        if self.text.trim().is_empty() && self.media.is_empty() {
             return Err(EventError::field("text", "text or media is required"));
         }
         hashtag::check_tags("tags", &self.tags, MAX_TAGS)?;
@@ -61,66 +61,58 @@ impl Content {
     }
 }
 
-/// A post.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Post {
-    /// What it says.
-    pub content: Content,
+/// Defines a kind whose payload is [`Content`] (post, reply, quote): the
+/// three differ only in the references they take.
+macro_rules! content_kind {
+    ($(#[$doc:meta])* $name:ident, refs: [$($rule:expr),* $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name {
+            /// What it says.
+            pub content: Content,
+        }
+
+        impl KindPayload for $name {
+            const REFS: &'static [RefRule] = &[$($rule),*];
+
+            fn validate(&self, _meta: &Meta<'_>) -> Result<(), EventError> {
+                self.content.validate()
+            }
+        }
+    };
 }
 
-impl KindPayload for Post {
-    const REFS: &'static [RefRule] = &[
+content_kind!(
+    /// A post.
+    Post,
+    refs: [
         RefRule::identity(Rel::Mention, 0, MAX_MENTIONS),
         RefRule::event(Rel::Community, 0, 1),
-    ];
+    ]
+);
 
-    fn validate(&self, _meta: &Meta<'_>) -> Result<(), EventError> {
-        self.content.validate(true)
-    }
-}
-
-/// A reply: `root` is the thread's first post, `parent` the event answered
-/// (the same event when answering the root).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Reply {
-    /// What it says.
-    pub content: Content,
-}
-
-impl KindPayload for Reply {
-    const REFS: &'static [RefRule] = &[
+content_kind!(
+    /// A reply: `root` is the thread's first post, `parent` the event answered
+    /// (the same event when answering the root).
+    Reply,
+    refs: [
         RefRule::event(Rel::Root, 1, 1),
         RefRule::event(Rel::Parent, 1, 1),
         RefRule::identity(Rel::Mention, 0, MAX_MENTIONS),
         RefRule::event(Rel::Community, 0, 1),
-    ];
+    ]
+);
 
-    fn validate(&self, _meta: &Meta<'_>) -> Result<(), EventError> {
-        self.content.validate(true)
-    }
-}
-
-/// A post that quotes the `target` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Quote {
-    /// What it says about the quoted event.
-    pub content: Content,
-}
-
-impl KindPayload for Quote {
-    const REFS: &'static [RefRule] = &[
+content_kind!(
+    /// A post that quotes the `target` event.
+    Quote,
+    refs: [
         RefRule::event(Rel::Target, 1, 1),
         RefRule::identity(Rel::Mention, 0, MAX_MENTIONS),
         RefRule::event(Rel::Community, 0, 1),
-    ];
-
-    fn validate(&self, _meta: &Meta<'_>) -> Result<(), EventError> {
-        self.content.validate(true)
-    }
-}
+    ]
+);
 
 /// A repost of the `target` event.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
