@@ -15,7 +15,7 @@ pub const KEY_FILE: &str = "identity.key";
 #[non_exhaustive]
 pub enum IdentityError {
     /// Reading or writing the key file failed.
-    #[error("{path}: {source}")]
+    #[error("cannot access {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum IdentityError {
         source: std::io::Error,
     },
     /// The key file exists but does not hold a valid key.
-    #[error("{path}: {source}")]
+    #[error("{path} does not hold a valid key")]
     Invalid {
         /// The file.
         path: PathBuf,
