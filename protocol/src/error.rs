@@ -162,6 +162,9 @@ pub enum AuthError {
     /// The delegation was revoked before the event was created.
     #[error("the delegation has been revoked")]
     DelegationRevoked,
+    /// Events of this kind are permanent records and cannot be deleted.
+    #[error("`{0}` events cannot be deleted")]
+    NotDeletable(Kind),
     /// Only the author of an event may delete it.
     #[error("only the author of an event may delete it")]
     NotAuthor,
@@ -218,6 +221,7 @@ impl AuthError {
             AuthError::DelegationKind(_) => "delegation_kind",
             AuthError::DelegationExpired => "delegation_expired",
             AuthError::DelegationRevoked => "delegation_revoked",
+            AuthError::NotDeletable(_) => "not_deletable",
             AuthError::NotAuthor => "not_author",
             AuthError::NotTradeParty => "not_trade_party",
             AuthError::TradeTransition { .. } => "trade_transition",

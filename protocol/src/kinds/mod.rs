@@ -226,6 +226,74 @@ kinds! {
     Transfer(Transfer) = "transfer",
 }
 
+impl Payload {
+    /// Every media descriptor the payload carries (post media, story media,
+    /// avatars, listing photos…), in field order.
+    pub fn media(&self) -> Vec<&crate::media::MediaDescriptor> {
+        match self {
+            Payload::Post(Post { content })
+            | Payload::Reply(Reply { content })
+            | Payload::Quote(Quote { content }) => content.media.iter().collect(),
+            Payload::Profile(p) => p.avatar.iter().chain(p.banner.iter()).collect(),
+            Payload::Story(s) => s.media.iter().collect(),
+            Payload::Highlight(h) => h.media.iter().collect(),
+            Payload::Listing(l) => l.media.iter().collect(),
+            Payload::Community(c) => c.avatar.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The payload's hashtags (posts, replies and quotes).
+    pub fn tags(&self) -> &[String] {
+        match self {
+            Payload::Post(Post { content })
+            | Payload::Reply(Reply { content })
+            | Payload::Quote(Quote { content }) => &content.tags,
+            _ => &[],
+        }
+    }
+
+    /// The payload's main text, for search and previews.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Payload::Post(Post { content })
+            | Payload::Reply(Reply { content })
+            | Payload::Quote(Quote { content }) => Some(&content.text),
+            Payload::Story(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+}
+
+impl Kind {
+    /// Whether a `delete` may remove events of this kind.
+    ///
+    /// Kinds that other events build on are permanent records: trades
+    /// (listing, order, trade_update, review), delegations and revocations,
+    /// communities and their roles, memberships, moderation, polls, votes and
+    /// transfers. A listing is withdrawn, a delegation revoked, a follow undone
+    /// by an unfollow, a block or mute list replaced by a newer one; a delete
+    /// cannot be deleted.
+    pub fn deletable(self) -> bool {
+        matches!(
+            self,
+            Kind::Profile
+                | Kind::Post
+                | Kind::Reply
+                | Kind::Reaction
+                | Kind::Repost
+                | Kind::Quote
+                | Kind::Story
+                | Kind::Highlight
+                | Kind::DirectMessage
+                | Kind::CalendarEvent
+                | Kind::Rsvp
+                | Kind::Report
+                | Kind::Label
+        )
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
