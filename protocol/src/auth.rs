@@ -79,8 +79,8 @@ pub fn check_signer(
     Ok(())
 }
 
-/// Checks a `delete`: only the author of an event may delete it, and a delete
-/// cannot itself be deleted (there is no undelete).
+/// Checks a `delete`: only the author of an event may delete it, and only
+/// kinds that are not permanent records ([`Kind::deletable`]).
 pub fn check_delete(delete: &Event, target: &Event) -> Result<(), AuthError> {
     require_kind(delete, Kind::Delete)?;
     require_ref(
@@ -89,11 +89,8 @@ pub fn check_delete(delete: &Event, target: &Event) -> Result<(), AuthError> {
         target.id(),
         "target is not the deleted event",
     )?;
-    if target.kind() == Kind::Delete {
-        return Err(AuthError::WrongTargetKind {
-            expected: Kind::Post,
-            found: Kind::Delete,
-        });
+    if !target.kind().deletable() {
+        return Err(AuthError::NotDeletable(target.kind()));
     }
     if target.author() != delete.author() {
         return Err(AuthError::NotAuthor);
