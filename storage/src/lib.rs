@@ -1,20 +1,52 @@
 //! # kith-storage
 //!
-//! Persistence for a Kith node. It will own (see `ARCHITECTURE.md`):
+//! Persistence for a Kith node: the event store on sled with every index the
+//! product reads from, derived state (counters, follow graph, trades,
+//! communities, replaceable events), full-text search with tantivy, story
+//! expiry and an integrity check.
 //!
-//! - the event store on sled, in the node's data directory, with every index the
-//!   product needs (author, kind, reference target, hashtag, mention, follow
-//!   graph, block and mute lists, delegations in force, story expiry,
-//!   tombstones, trade states, community roles, counters);
-//! - atomic application of an accepted event with all its derived state, through
-//!   one writer task with group commit;
-//! - queries with stable cursor pagination, and full-text search with tantivy.
+//! - **Atomic**: an event and all its indexes, counters and derived state are
+//!   written in one sled batch; a reader sees all of it or none of it.
+//! - **Durable before acknowledged**: one writer thread groups events (group
+//!   commit), applies the group as one batch and fsyncs before answering.
+//! - **Derived state is a function of the events**: [`Store::check_integrity`]
+//!   replays every stored event through the same code over an empty state and
+//!   compares.
 //!
-//! It supplies the state that [`kith_protocol::auth`] rules decide on; it never
-//! decides validity itself. Nothing is implemented yet: this crate is the place
-//! the storage milestone fills.
+//! It supplies the state that [`kith_protocol::auth`] rules decide on; it
+//! never decides validity itself.
+//!
+//! ```no_run
+//! use kith_storage::{Store, StoreConfig, Filter};
+//! # async fn demo(events: Vec<kith_protocol::Event>) -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open(StoreConfig::new("/var/lib/kith"))?;
+//! let outcomes = store.ingest(events).await?; // durable when this returns
+//! let page = store.query(&Filter { kinds: vec![kith_protocol::Kind::Post], limit: 50, ..Filter::default() }, None)?;
+//! println!("{} outcomes, {} posts", outcomes.len(), page.events.len());
+//! # Ok(()) }
+//! ```
 
 // Library code returns errors; tests, benches and examples may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod apply;
+mod error;
+mod integrity;
+mod keys;
+mod query;
+mod search;
+mod store;
+mod tx;
+mod writer;
+
+pub use apply::{Dependency, IngestOutcome, StoredEvent, TradeRecord};
+pub use error::{OpenStoreError, StoreError};
+pub use integrity::IntegrityReport;
+pub use keys::{EventCounter, KeyCounter};
 pub use kith_protocol as protocol;
+pub use query::{
+    Cursor, DelegationInfo, EventStats, Filter, MAX_PAGE, Page, Reader, ThreadItem, ThreadPage,
+    matches,
+};
+pub use search::{Search, SearchHit, SearchQuery};
+pub use store::{SEARCH_DIR, STORE_DIR, Store, StoreConfig};

@@ -1,0 +1,882 @@
+//! Reads: a general filter with cursor pagination, and the purpose-built
+//! reads the product shows (timelines, threads, counts, followers, stories).
+//!
+//! Every listing is newest first in `(created_at, id)` order, and a page ends
+//! with a [`Cursor`] naming its last item; the next page starts strictly after
+//! it. New events never shift the pages already handed out.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use kith_protocol::kinds::{Payload, ReactionType};
+use kith_protocol::{Event, EventId, Kind, PublicKey, RefTarget, Rel};
+
+use crate::apply::{StoredEvent, TradeRecord};
+use crate::error::StoreError;
+use crate::keys::{self, EventCounter, Key, KeyCounter, id_at, kind_code, rel_code, u64_at};
+
+/// A position in a newest-first listing: the next page holds what is strictly older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor {
+    /// `created_at` of the last item returned.
+    pub created_at: u64,
+    /// Its id.
+    pub id: EventId,
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.created_at)?;
+        for b in self.id.digest() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 80 || !s.is_ascii() {
+            return Err(StoreError::BadCursor);
+        }
+        let created_at = u64::from_str_radix(&s[..16], 16).map_err(|_| StoreError::BadCursor)?;
+        let mut digest = [0u8; 32];
+        for (i, b) in digest.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[16 + 2 * i..18 + 2 * i], 16)
+                .map_err(|_| StoreError::BadCursor)?;
+        }
+        Ok(Cursor {
+            created_at,
+            id: EventId::from_digest(digest),
+        })
+    }
+}
+
+/// Which events a listing wants. Empty lists mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Any of these authors.
+    pub authors: Vec<PublicKey>,
+    /// Any of these kinds.
+    pub kinds: Vec<Kind>,
+    /// Created at or after (ms).
+    pub since: Option<u64>,
+    /// Created at or before (ms).
+    pub until: Option<u64>,
+    /// Carrying any of these hashtags (normalised).
+    pub hashtags: Vec<String>,
+    /// Referencing any of these events.
+    pub refs: Vec<EventId>,
+    /// Mentioning any of these identities.
+    pub mentions: Vec<PublicKey>,
+    /// In this community.
+    pub community: Option<EventId>,
+    /// Most events to return (capped at [`MAX_PAGE`]).
+    pub limit: usize,
+}
+
+/// Largest page any read returns.
+pub const MAX_PAGE: usize = 500;
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Newest first.
+    pub events: Vec<Event>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
+}
+
+/// Counts and the viewer's reaction for one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventStats {
+    /// Live reactions per type, in `ReactionType::ALL` order.
+    pub reactions: [u64; 6],
+    /// Direct replies.
+    pub replies: u64,
+    /// Reposts.
+    pub reposts: u64,
+    /// Quotes.
+    pub quotes: u64,
+    /// Replies anywhere in the thread (for a root).
+    pub thread_replies: u64,
+    /// The viewer's live reaction, if a viewer was given and has reacted.
+    pub mine: Option<ReactionType>,
+}
+
+/// One reply in a thread.
+#[derive(Debug, Clone)]
+pub struct ThreadItem {
+    /// The reply.
+    pub event: Event,
+    /// 1 for a reply to the root, 2 for a reply to that, …
+    pub depth: usize,
+    /// The event it answers.
+    pub parent: EventId,
+    /// Its parent is not in the store yet (shown under the root until it arrives).
+    pub orphan: bool,
+}
+
+/// A page of a thread: the root (if stored) and replies in reading order
+/// (depth first, siblings oldest first).
+#[derive(Debug, Clone, Default)]
+pub struct ThreadPage {
+    /// The root post.
+    pub root: Option<Event>,
+    /// Replies on this page.
+    pub replies: Vec<ThreadItem>,
+    /// All replies in the thread.
+    pub total: usize,
+    /// The last reply of this page, to continue after.
+    pub next: Option<EventId>,
+}
+
+/// A delegation an identity has made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegationInfo {
+    /// The delegation event.
+    pub id: EventId,
+    /// The delegated key.
+    pub signer: PublicKey,
+    /// When it was made.
+    pub created_at: u64,
+    /// When it ends.
+    pub expires_at: u64,
+    /// Whether a revocation withdrew it.
+    pub revoked: bool,
+}
+
+/// A stream of `(created_at, id)` keys from one index prefix, newest first.
+struct Stream {
+    iter: sled::Iter,
+    /// Bytes of key before `created_at ‖ id`.
+    prefix_len: usize,
+}
+
+impl Stream {
+    fn next(&mut self) -> Result<Option<(Cursor, Vec<u8>)>, StoreError> {
+        match self.iter.next_back() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r?;
+                let (created_at, id) =
+                    keys::tail(&k[self.prefix_len..]).ok_or(StoreError::corrupt(k[0]))?;
+                Ok(Some((Cursor { created_at, id }, v.to_vec())))
+            }
+        }
+    }
+}
+
+/// Merges newest-first streams into one newest-first sequence without repeats.
+struct Merge {
+    streams: Vec<Stream>,
+    heap: BinaryHeap<(Cursor, usize)>,
+    values: Vec<Vec<u8>>,
+    last: Option<Cursor>,
+}
+
+impl Merge {
+    fn new(streams: Vec<Stream>) -> Result<Self, StoreError> {
+        let mut m = Merge {
+            heap: BinaryHeap::new(),
+            values: vec![Vec::new(); streams.len()],
+            streams,
+            last: None,
+        };
+        for i in 0..m.streams.len() {
+            m.refill(i)?;
+        }
+        Ok(m)
+    }
+
+    fn refill(&mut self, i: usize) -> Result<(), StoreError> {
+        if let Some((c, v)) = self.streams[i].next()? {
+            self.values[i] = v;
+            self.heap.push((c, i));
+        }
+        Ok(())
+    }
+
+    /// The next item and the index value it came with.
+    fn next(&mut self) -> Result<Option<(Cursor, Vec<u8>)>, StoreError> {
+        while let Some((c, i)) = self.heap.pop() {
+            let value = std::mem::take(&mut self.values[i]);
+            self.refill(i)?;
+            if self.last == Some(c) {
+                continue;
+            }
+            self.last = Some(c);
+            return Ok(Some((c, value)));
+        }
+        Ok(None)
+    }
+}
+
+/// Read access to a store's tree.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub(crate) tree: sled::Tree,
+}
+
+impl Reader {
+    /// A stream over `prefix ‖ created_at ‖ id` keys within the bounds, newest first.
+    fn stream(&self, prefix: Vec<u8>, since: Option<u64>, upper: Upper) -> Stream {
+        let mut lower = prefix.clone();
+        lower.extend_from_slice(&since.unwrap_or(0).to_be_bytes());
+        let mut high = prefix.clone();
+        match upper {
+            Upper::Before(c) => {
+                high.extend_from_slice(&c.created_at.to_be_bytes());
+                high.extend_from_slice(c.id.digest());
+            }
+            Upper::AtOrBefore(t) => match t.checked_add(1) {
+                Some(t) => high.extend_from_slice(&t.to_be_bytes()),
+                None => high = keys::prefix_end(&prefix).unwrap_or_else(|| vec![0xff; 64]),
+            },
+        }
+        let prefix_len = prefix.len();
+        Stream {
+            iter: self.tree.range(lower..high),
+            prefix_len,
+        }
+    }
+
+    /// The stored event with this id.
+    pub fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        Ok(self.get_with_seq(id)?.map(|s| s.event))
+    }
+
+    /// The stored event with its sequence number.
+    pub fn get_with_seq(&self, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let Some(v) = self.tree.get(Key::new(keys::EVENT).id(id).build())? else {
+            return Ok(None);
+        };
+        let seq = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::EVENT))?;
+        let event = Event::from_stored(&v[8..]).map_err(|_| StoreError::corrupt(keys::EVENT))?;
+        Ok(Some(StoredEvent { seq, event }))
+    }
+
+    /// Whether an event is stored.
+    pub fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .contains_key(Key::new(keys::EVENT).id(id).build())?)
+    }
+
+    /// The delete event that removed (or will refuse) `id`, if any.
+    pub fn tombstone(&self, id: &EventId) -> Result<Option<EventId>, StoreError> {
+        Ok(self
+            .tree
+            .get(Key::new(keys::TOMBSTONE).id(id).build())?
+            .and_then(|v| id_at(&v, 0)))
+    }
+
+    /// Whether an event waits in the pending room.
+    pub fn is_pending(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .contains_key(Key::new(keys::PENDING_BY_ID).id(id).build())?)
+    }
+
+    /// Events in acceptance order after sequence number `after`.
+    pub fn log_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let start = Key::new(keys::LOG).u64(after.saturating_add(1)).build();
+        let mut out = Vec::new();
+        for row in self.tree.range(start..vec![keys::LOG + 1]).take(limit) {
+            let (_, v) = row?;
+            let id = id_at(&v, 0).ok_or(StoreError::corrupt(keys::LOG))?;
+            if let Some(s) = self.get_with_seq(&id)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last sequence number handed out (0 for an empty store).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .tree
+            .get([keys::META, b's'])?
+            .and_then(|v| u64_at(&v, 0))
+            .map_or(0, |next| next.saturating_sub(1)))
+    }
+
+    /// A page of the events matching `filter`, strictly older than `cursor`.
+    pub fn query(&self, filter: &Filter, cursor: Option<Cursor>) -> Result<Page, StoreError> {
+        let limit = filter.limit.clamp(1, MAX_PAGE);
+        let upper = match (cursor, filter.until) {
+            (Some(c), Some(u)) if c.created_at > u => Upper::AtOrBefore(u),
+            (Some(c), _) => Upper::Before(c),
+            (None, Some(u)) => Upper::AtOrBefore(u),
+            (None, None) => Upper::AtOrBefore(u64::MAX),
+        };
+        let kinds: Vec<Kind> = if filter.kinds.is_empty() {
+            Kind::ALL.to_vec()
+        } else {
+            filter.kinds.clone()
+        };
+        let mut prefixes = Vec::new();
+        if !filter.refs.is_empty() {
+            for target in &filter.refs {
+                for kind in &kinds {
+                    for rule in kind
+                        .ref_rules()
+                        .iter()
+                        .filter(|r| r.target == kith_protocol::refs::TargetType::Event)
+                    {
+                        prefixes.push(
+                            Key::new(keys::REF_EVENT)
+                                .id(target)
+                                .u8(rel_code(rule.rel))
+                                .u8(kind_code(*kind))
+                                .build(),
+                        );
+                    }
+                }
+            }
+        } else if !filter.hashtags.is_empty() {
+            for tag in &filter.hashtags {
+                prefixes.push(Key::new(keys::HASHTAG).bytes(tag.as_bytes()).u8(0).build());
+            }
+        } else if !filter.mentions.is_empty() {
+            for key in &filter.mentions {
+                for kind in kinds
+                    .iter()
+                    .filter(|k| k.ref_rules().iter().any(|r| r.rel == Rel::Mention))
+                {
+                    prefixes.push(
+                        Key::new(keys::REF_KEY)
+                            .key(key)
+                            .u8(rel_code(Rel::Mention))
+                            .u8(kind_code(*kind))
+                            .build(),
+                    );
+                }
+            }
+        } else if let Some(community) = filter.community {
+            for kind in kinds
+                .iter()
+                .filter(|k| k.ref_rules().iter().any(|r| r.rel == Rel::Community))
+            {
+                prefixes.push(
+                    Key::new(keys::REF_EVENT)
+                        .id(&community)
+                        .u8(rel_code(Rel::Community))
+                        .u8(kind_code(*kind))
+                        .build(),
+                );
+            }
+        } else if !filter.authors.is_empty() {
+            for author in &filter.authors {
+                if filter.kinds.is_empty() {
+                    prefixes.push(Key::new(keys::AUTHOR).key(author).build());
+                } else {
+                    for kind in &kinds {
+                        prefixes.push(
+                            Key::new(keys::AUTHOR_KIND)
+                                .key(author)
+                                .u8(kind_code(*kind))
+                                .build(),
+                        );
+                    }
+                }
+            }
+        } else {
+            for kind in &kinds {
+                prefixes.push(Key::new(keys::KIND).u8(kind_code(*kind)).build());
+            }
+        }
+        let streams = prefixes
+            .into_iter()
+            .map(|p| self.stream(p, filter.since, upper))
+            .collect();
+        let mut merge = Merge::new(streams)?;
+        let mut page = Page::default();
+        while page.events.len() < limit {
+            let Some((c, _)) = merge.next()? else { break };
+            let Some(event) = self.get(&c.id)? else {
+                continue;
+            };
+            if matches(filter, &event) {
+                page.events.push(event);
+            }
+        }
+        if page.events.len() == limit {
+            page.next = page.events.last().map(|e| Cursor {
+                created_at: e.created_at(),
+                id: e.id(),
+            });
+        }
+        Ok(page)
+    }
+
+    /// An author's timeline: posts, quotes and reposts (and replies if asked).
+    pub fn author_timeline(
+        &self,
+        author: &PublicKey,
+        include_replies: bool,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut kinds = vec![Kind::Post, Kind::Quote, Kind::Repost];
+        if include_replies {
+            kinds.push(Kind::Reply);
+        }
+        self.query(
+            &Filter {
+                authors: vec![*author],
+                kinds,
+                limit,
+                ..Filter::default()
+            },
+            cursor,
+        )
+    }
+
+    /// The home timeline over a follow set: posts, quotes and reposts of the
+    /// followed authors, newest first.
+    ///
+    /// Two plans: walk the global content index and keep followed authors
+    /// (fast when they are a good share of what the node sees), or merge the
+    /// followed authors' own indexes (fast when they are few or quiet). It
+    /// starts with the first and switches to the second if the walk finds too
+    /// few matches for the rows it reads.
+    pub fn home_timeline(
+        &self,
+        follows: &[PublicKey],
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        const KINDS: [Kind; 3] = [Kind::Post, Kind::Quote, Kind::Repost];
+        let limit = limit.clamp(1, MAX_PAGE);
+        let set: HashSet<&PublicKey> = follows.iter().collect();
+        let upper = cursor.map_or(Upper::AtOrBefore(u64::MAX), Upper::Before);
+        let streams = KINDS
+            .iter()
+            .map(|k| self.stream(Key::new(keys::KIND).u8(kind_code(*k)).build(), None, upper))
+            .collect();
+        let mut merge = Merge::new(streams)?;
+        let budget = 40 * limit + 200;
+        let mut ids = Vec::with_capacity(limit);
+        let mut read = 0;
+        let mut position = cursor;
+        while ids.len() < limit && read < budget {
+            let Some((c, author)) = merge.next()? else {
+                break;
+            };
+            read += 1;
+            position = Some(c);
+            if keys::key_at(&author, 0).is_some_and(|a| set.contains(&a)) {
+                ids.push(c);
+            }
+        }
+        if ids.len() < limit && read >= budget {
+            // The followed authors are a small share: merge their own indexes
+            // from where the walk stopped.
+            let upper = position.map_or(Upper::AtOrBefore(u64::MAX), Upper::Before);
+            let mut streams = Vec::with_capacity(follows.len() * KINDS.len());
+            for author in follows {
+                for k in KINDS {
+                    streams.push(
+                        self.stream(
+                            Key::new(keys::AUTHOR_KIND)
+                                .key(author)
+                                .u8(kind_code(k))
+                                .build(),
+                            None,
+                            upper,
+                        ),
+                    );
+                }
+            }
+            let mut merge = Merge::new(streams)?;
+            while ids.len() < limit {
+                let Some((c, _)) = merge.next()? else { break };
+                ids.push(c);
+            }
+        }
+        let mut page = Page::default();
+        for c in &ids {
+            if let Some(e) = self.get(&c.id)? {
+                page.events.push(e);
+            }
+        }
+        if ids.len() == limit {
+            page.next = ids.last().copied();
+        }
+        Ok(page)
+    }
+
+    /// A thread: the root and its replies in reading order (depth first,
+    /// siblings oldest first), `limit` replies after `after`.
+    pub fn thread(
+        &self,
+        root: &EventId,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<ThreadPage, StoreError> {
+        let prefix = Key::new(keys::REF_EVENT)
+            .id(root)
+            .u8(rel_code(Rel::Root))
+            .u8(kind_code(Kind::Reply))
+            .build();
+        let mut nodes: Vec<(Cursor, EventId)> = Vec::new();
+        for row in self.tree.scan_prefix(&prefix) {
+            let (k, v) = row?;
+            let (created_at, id) = keys::tail(&k).ok_or(StoreError::corrupt(keys::REF_EVENT))?;
+            let parent = id_at(&v, 32).unwrap_or(*root);
+            nodes.push((Cursor { created_at, id }, parent));
+        }
+        let present: HashSet<EventId> = nodes.iter().map(|(c, _)| c.id).collect();
+        let mut children: HashMap<EventId, Vec<(Cursor, bool)>> = HashMap::new();
+        for (c, parent) in &nodes {
+            let known = *parent == *root || present.contains(parent);
+            let under = if known { *parent } else { *root };
+            children.entry(under).or_default().push((*c, !known));
+        }
+        for list in children.values_mut() {
+            list.sort();
+        }
+        // Reading order: depth first from the root, siblings oldest first.
+        let mut reading: Vec<(EventId, usize, EventId, bool)> = Vec::with_capacity(nodes.len());
+        let mut stack: Vec<(EventId, usize, EventId, bool)> = Vec::new();
+        let push_children = |stack: &mut Vec<_>, node: EventId, depth: usize| {
+            if let Some(kids) = children.get(&node) {
+                for (c, orphan) in kids.iter().rev() {
+                    stack.push((c.id, depth + 1, node, *orphan));
+                }
+            }
+        };
+        push_children(&mut stack, *root, 0);
+        while let Some(item) = stack.pop() {
+            reading.push(item);
+            push_children(&mut stack, item.0, item.1);
+        }
+        let start = match after {
+            Some(a) => reading
+                .iter()
+                .position(|r| r.0 == a)
+                .map_or(reading.len(), |i| i + 1),
+            None => 0,
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut page = ThreadPage {
+            root: self.get(root)?,
+            total: reading.len(),
+            ..ThreadPage::default()
+        };
+        for &(id, depth, parent, orphan) in reading.iter().skip(start).take(limit) {
+            let Some(event) = self.get(&id)? else {
+                continue;
+            };
+            page.replies.push(ThreadItem {
+                event,
+                depth,
+                parent,
+                orphan,
+            });
+        }
+        if start + limit < reading.len() {
+            page.next = page.replies.last().map(|r| r.event.id());
+        }
+        Ok(page)
+    }
+
+    /// Counts for each event, and the viewer's live reaction.
+    pub fn stats(
+        &self,
+        ids: &[EventId],
+        viewer: Option<&PublicKey>,
+    ) -> Result<Vec<EventStats>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut s = EventStats::default();
+            for row in self.tree.scan_prefix(Key::new(keys::COUNT).id(id).build()) {
+                let (k, v) = row?;
+                let n = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::COUNT))?;
+                match k.get(33).copied() {
+                    Some(c) if c < 6 => s.reactions[usize::from(c)] = n,
+                    Some(c) if c == EventCounter::Replies as u8 => s.replies = n,
+                    Some(c) if c == EventCounter::Reposts as u8 => s.reposts = n,
+                    Some(c) if c == EventCounter::Quotes as u8 => s.quotes = n,
+                    Some(c) if c == EventCounter::ThreadReplies as u8 => s.thread_replies = n,
+                    _ => {}
+                }
+            }
+            if let Some(viewer) = viewer
+                && let Some(v) = self
+                    .tree
+                    .get(Key::new(keys::REACTION).id(id).key(viewer).build())?
+            {
+                s.mine = v
+                    .get(40)
+                    .and_then(|t| ReactionType::ALL.get(usize::from(*t)).copied());
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// Followers and following counts.
+    pub fn follow_counts(&self, key: &PublicKey) -> Result<(u64, u64), StoreError> {
+        let get = |c: KeyCounter| -> Result<u64, StoreError> {
+            Ok(self
+                .tree
+                .get(Key::new(keys::KEY_COUNT).key(key).u8(c as u8).build())?
+                .and_then(|v| u64_at(&v, 0))
+                .unwrap_or(0))
+        };
+        Ok((get(KeyCounter::Followers)?, get(KeyCounter::Following)?))
+    }
+
+    /// Whether `follower` follows `followee`.
+    pub fn follows(&self, follower: &PublicKey, followee: &PublicKey) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .contains_key(Key::new(keys::FOLLOWER).key(followee).key(follower).build())?)
+    }
+
+    /// A page of the identities following `key`, in key order after `after`.
+    pub fn followers(
+        &self,
+        key: &PublicKey,
+        after: Option<&PublicKey>,
+        limit: usize,
+    ) -> Result<Vec<PublicKey>, StoreError> {
+        self.key_page(keys::FOLLOWER, key, after, limit, |_| true)
+    }
+
+    /// A page of the identities `key` follows, in key order after `after`.
+    pub fn following(
+        &self,
+        key: &PublicKey,
+        after: Option<&PublicKey>,
+        limit: usize,
+    ) -> Result<Vec<PublicKey>, StoreError> {
+        self.key_page(keys::FOLLOW, key, after, limit, |v| v.get(40) == Some(&1))
+    }
+
+    fn key_page(
+        &self,
+        table: u8,
+        key: &PublicKey,
+        after: Option<&PublicKey>,
+        limit: usize,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<PublicKey>, StoreError> {
+        let prefix = Key::new(table).key(key).build();
+        let start = match after {
+            Some(a) => {
+                let mut s = Key::new(table).key(key).key(a).build();
+                s.push(0);
+                s
+            }
+            None => prefix.clone(),
+        };
+        let end = keys::prefix_end(&prefix).unwrap_or_default();
+        let mut out = Vec::new();
+        for row in self.tree.range(start..end) {
+            if out.len() >= limit.clamp(1, MAX_PAGE) {
+                break;
+            }
+            let (k, v) = row?;
+            if keep(&v) {
+                out.push(keys::key_at(&k, 33).ok_or(StoreError::corrupt(table))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everyone `key` follows (for building a home timeline).
+    pub fn follow_set(&self, key: &PublicKey) -> Result<Vec<PublicKey>, StoreError> {
+        let mut out = Vec::new();
+        for row in self
+            .tree
+            .scan_prefix(Key::new(keys::FOLLOW).key(key).build())
+        {
+            let (k, v) = row?;
+            if v.get(40) == Some(&1) {
+                out.push(keys::key_at(&k, 33).ok_or(StoreError::corrupt(keys::FOLLOW))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The identities on `author`'s block list.
+    pub fn blocked(&self, author: &PublicKey) -> Result<Vec<PublicKey>, StoreError> {
+        self.listed(author, Kind::BlockList)
+    }
+
+    /// The identities on `author`'s mute list.
+    pub fn muted(&self, author: &PublicKey) -> Result<Vec<PublicKey>, StoreError> {
+        self.listed(author, Kind::MuteList)
+    }
+
+    fn listed(&self, author: &PublicKey, kind: Kind) -> Result<Vec<PublicKey>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.tree.scan_prefix(
+            Key::new(keys::LISTED)
+                .key(author)
+                .u8(kind_code(kind))
+                .build(),
+        ) {
+            let (k, _) = row?;
+            out.push(keys::key_at(&k, 34).ok_or(StoreError::corrupt(keys::LISTED))?);
+        }
+        Ok(out)
+    }
+
+    /// The newest event of a replaceable kind for `author` (profile, block
+    /// list, mute list), or of the slot `original` (listing, community,
+    /// calendar event edits).
+    pub fn latest(
+        &self,
+        author: &PublicKey,
+        kind: Kind,
+        original: Option<&EventId>,
+    ) -> Result<Option<Event>, StoreError> {
+        let slot = original.map_or([0u8; 32], |o| *o.digest());
+        let key = Key::new(keys::LATEST)
+            .key(author)
+            .u8(kind_code(kind))
+            .bytes(&slot)
+            .build();
+        match self.tree.get(key)?.and_then(|v| id_at(&v, 8)) {
+            Some(id) => self.get(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The author's current profile.
+    pub fn profile(&self, author: &PublicKey) -> Result<Option<Event>, StoreError> {
+        self.latest(author, Kind::Profile, None)
+    }
+
+    /// Stories of these authors that are live at `now_ms`, newest first.
+    pub fn active_stories(
+        &self,
+        authors: &[PublicKey],
+        now_ms: u64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let since = now_ms.saturating_sub(kith_protocol::kinds::story::MAX_STORY_LIFETIME_MS);
+        let mut out = Vec::new();
+        for author in authors {
+            let prefix = Key::new(keys::AUTHOR_KIND)
+                .key(author)
+                .u8(kind_code(Kind::Story))
+                .build();
+            let mut stream = self.stream(prefix, Some(since), Upper::AtOrBefore(u64::MAX));
+            while let Some((c, _)) = stream.next()? {
+                if let Some(e) = self.get(&c.id)?
+                    && let Payload::Story(s) = e.payload()
+                    && s.expires_at > now_ms
+                {
+                    out.push(e);
+                }
+            }
+        }
+        out.sort_by_key(|e| Reverse((e.created_at(), e.id())));
+        Ok(out)
+    }
+
+    /// The delegations `author` has made, with whether each was revoked.
+    pub fn delegations(&self, author: &PublicKey) -> Result<Vec<DelegationInfo>, StoreError> {
+        let mut out = Vec::new();
+        for row in self
+            .tree
+            .scan_prefix(Key::new(keys::DELEGATION).key(author).build())
+        {
+            let (k, v) = row?;
+            let signer = keys::key_at(&k, 33).ok_or(StoreError::corrupt(keys::DELEGATION))?;
+            let id = id_at(&k, 65).ok_or(StoreError::corrupt(keys::DELEGATION))?;
+            let revoked = self
+                .tree
+                .scan_prefix(Key::new(keys::REVOKED).id(&id).build())
+                .next()
+                .is_some();
+            out.push(DelegationInfo {
+                id,
+                signer,
+                created_at: u64_at(&v, 0).ok_or(StoreError::corrupt(keys::DELEGATION))?,
+                expires_at: u64_at(&v, 8).ok_or(StoreError::corrupt(keys::DELEGATION))?,
+                revoked,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A trade's record, by its order id.
+    pub fn trade(&self, order: &EventId) -> Result<Option<TradeRecord>, StoreError> {
+        self.tree
+            .get(Key::new(keys::TRADE).id(order).build())?
+            .map(|v| TradeRecord::decode(&v).ok_or(StoreError::corrupt(keys::TRADE)))
+            .transpose()
+    }
+
+    /// Units of a listing (by its original id) still available.
+    pub fn stock(&self, listing: &EventId) -> Result<u32, StoreError> {
+        Ok(self
+            .tree
+            .get(Key::new(keys::STOCK).id(listing).build())?
+            .and_then(|v| Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?)))
+            .unwrap_or(0))
+    }
+
+    /// Whether any stored event references this media CID (as file or thumbnail).
+    pub fn media_referenced(&self, cid: &cid::Cid) -> Result<bool, StoreError> {
+        let bytes = cid.to_bytes();
+        Ok(self
+            .tree
+            .scan_prefix(
+                Key::new(keys::MEDIA)
+                    .u8(bytes.len() as u8)
+                    .bytes(&bytes)
+                    .build(),
+            )
+            .next()
+            .is_some())
+    }
+
+    /// Kind of a stored event without decoding it, from the author index value.
+    pub fn kind_of(&self, id: &EventId) -> Result<Option<Kind>, StoreError> {
+        Ok(self.get(id)?.map(|e| e.kind()))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Upper {
+    Before(Cursor),
+    AtOrBefore(u64),
+}
+
+/// Whether an event satisfies every condition of a filter.
+pub fn matches(filter: &Filter, event: &Event) -> bool {
+    let t = event.created_at();
+    (filter.authors.is_empty() || filter.authors.contains(&event.author()))
+        && (filter.kinds.is_empty() || filter.kinds.contains(&event.kind()))
+        && filter.since.is_none_or(|s| t >= s)
+        && filter.until.is_none_or(|u| t <= u)
+        && (filter.hashtags.is_empty()
+            || event
+                .payload()
+                .tags()
+                .iter()
+                .any(|t| filter.hashtags.contains(t)))
+        && (filter.refs.is_empty()
+            || event
+                .refs()
+                .iter()
+                .any(|r| matches!(r.target, RefTarget::Event(id) if filter.refs.contains(&id))))
+        && (filter.mentions.is_empty()
+            || event.refs().iter().any(|r| {
+                r.rel == Rel::Mention
+                    && matches!(r.target, RefTarget::Identity(k) if filter.mentions.contains(&k))
+            }))
+        && filter
+            .community
+            .is_none_or(|c| event.event_ref(Rel::Community) == Some(c))
+}

@@ -1,0 +1,519 @@
+//! Full-text search with tantivy: posts (text, hashtags), profiles (name,
+//! bio) and listings (title, description, category).
+//!
+//! ```text
+//!  writer ──notify(removed)──► indexer thread ──► tantivy IndexWriter ──► commit(payload = seq)
+//!                                   │  reads the acceptance log after the
+//!                                   │  last indexed seq, so it catches up
+//!                                   ▼  after a restart or a rebuild
+//!  Store::search ─────────────► IndexReader ──► hits ──► kept only if still stored
+//! ```
+//!
+//! The index is derived: it records in each commit how far it has indexed
+//! (the commit payload holds the sequence number), catches up from the log on
+//! start, and [`Search::rebuild`] starts it over from the event store. Hits are
+//! checked against the store, so a deleted or expired event is never returned
+//! even before the index has caught up with its removal.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kith_protocol::kinds::Payload;
+use kith_protocol::{Event, EventId, Kind};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::error::{OpenStoreError, StoreError};
+use crate::query::Reader;
+
+const ANALYZER: &str = "kith";
+/// Events indexed before a commit is forced.
+const COMMIT_EVERY_DOCS: usize = 20_000;
+/// Longest a new event waits before a commit makes it searchable.
+const COMMIT_EVERY: Duration = Duration::from_millis(500);
+
+/// A search request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Words, matched with typo tolerance.
+    pub text: String,
+    /// Only these kinds (post, reply, quote, profile, listing); empty for all.
+    pub kinds: Vec<Kind>,
+    /// Only this language (BCP 47 tag as written in the event).
+    pub lang: Option<String>,
+    /// Most hits to return.
+    pub limit: usize,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// The event.
+    pub id: EventId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Relevance (BM25, higher is better).
+    pub score: f32,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    lang: Field,
+    slot: Field,
+    text: Field,
+    tags: Field,
+    name: Field,
+    bio: Field,
+    title: Field,
+    description: Field,
+    category: Field,
+}
+
+/// Fields searched for words, with their weights.
+const fn weighted(f: &Fields) -> [(Field, f32); 7] {
+    [
+        (f.text, 1.0),
+        (f.tags, 2.0),
+        (f.name, 3.0),
+        (f.bio, 1.0),
+        (f.title, 2.5),
+        (f.description, 1.0),
+        (f.category, 1.5),
+    ]
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_opts = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        lang: b.add_text_field("lang", STRING),
+        slot: b.add_text_field("slot", STRING),
+        text: b.add_text_field("text", text_opts.clone()),
+        tags: b.add_text_field("tags", text_opts.clone()),
+        name: b.add_text_field("name", text_opts.clone()),
+        bio: b.add_text_field("bio", text_opts.clone()),
+        title: b.add_text_field("title", text_opts.clone()),
+        description: b.add_text_field("description", text_opts.clone()),
+        category: b.add_text_field("category", text_opts),
+    };
+    (b.build(), fields)
+}
+
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+enum Msg {
+    Wake(Vec<EventId>),
+    Rebuild(flume::Sender<Result<(), StoreError>>),
+    Shutdown,
+}
+
+struct Progress {
+    indexed: AtomicU64,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+/// The search index and its indexer thread.
+pub struct Search {
+    inner: Arc<Inner>,
+    tx: flume::Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    reader: IndexReader,
+    fields: Fields,
+    store: Reader,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Search")
+            .field("indexed", &self.indexed_seq())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Search {
+    /// Opens (or creates) the index in `dir` and starts catching up with `store`.
+    pub(crate) fn open(dir: &Path, store: Reader) -> Result<Search, OpenStoreError> {
+        let err = |source| OpenStoreError::Search {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(tantivy::TantivyError::from(e)))?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| err(tantivy::TantivyError::from(e)))?;
+        let index = Index::open_or_create(directory, schema).map_err(err)?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let indexed = index
+            .load_metas()
+            .map_err(err)?
+            .payload
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0);
+        let writer: IndexWriter = index.writer_with_num_threads(1, 64 << 20).map_err(err)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(err)?;
+        let inner = Arc::new(Inner {
+            reader,
+            fields,
+            store,
+            progress: Progress {
+                indexed: AtomicU64::new(indexed),
+                lock: Mutex::new(()),
+                changed: Condvar::new(),
+            },
+        });
+        let (tx, rx) = flume::bounded(1024);
+        let worker = Indexer {
+            inner: inner.clone(),
+            writer,
+            position: indexed,
+            rx,
+            dirty: 0,
+            last_commit: Instant::now(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("kith-search".into())
+            .spawn(move || worker.run())
+            .map_err(|e| err(tantivy::TantivyError::from(e)))?;
+        let search = Search {
+            inner,
+            tx,
+            thread: Mutex::new(Some(thread)),
+        };
+        search.notify(&[]);
+        Ok(search)
+    }
+
+    /// Tells the indexer that new events are in the log, and which were removed.
+    pub(crate) fn notify(&self, removed: &[EventId]) {
+        // A full queue already holds a wake-up; the removals are covered by
+        // the store check on every hit and by the next rebuild.
+        let _ = self.tx.try_send(Msg::Wake(removed.to_vec()));
+    }
+
+    /// The last sequence number indexed and committed.
+    pub fn indexed_seq(&self) -> u64 {
+        self.inner.progress.indexed.load(Ordering::Acquire)
+    }
+
+    /// Waits until everything up to `seq` is searchable, or `timeout` passes.
+    pub fn wait_indexed(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let p = &self.inner.progress;
+        let mut guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while p.indexed.load(Ordering::Acquire) < seq {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = p
+                .changed
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Drops the index's contents and indexes the whole event store again.
+    pub fn rebuild(&self) -> Result<(), StoreError> {
+        let (reply, answer) = flume::bounded(1);
+        self.tx
+            .send(Msg::Rebuild(reply))
+            .map_err(|_| StoreError::Closed)?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Searches. Results are ranked by relevance and are all still stored.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let limit = q.limit.clamp(1, 100);
+        let f = self.inner.fields;
+        let mut words = Vec::new();
+        let mut analyzer = analyzer();
+        let mut stream = analyzer.token_stream(&q.text);
+        while let Some(token) = stream.next() {
+            if !words.contains(&token.text) {
+                words.push(token.text.clone());
+            }
+        }
+        if words.is_empty() {
+            return Err(StoreError::BadQuery("no words to search for".into()));
+        }
+        words.truncate(8);
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in &words {
+            let distance = match word.chars().count() {
+                0..=3 => 0,
+                4..=7 => 1,
+                _ => 2,
+            };
+            let mut any_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, weight) in weighted(&f) {
+                let term = Term::from_field_text(field, word);
+                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                any_field.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(exact), 2.0 * weight)),
+                ));
+                if distance > 0 {
+                    let fuzzy = FuzzyTermQuery::new(term, distance, true);
+                    any_field.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
+                    ));
+                }
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
+        }
+        if !q.kinds.is_empty() {
+            let kinds: Vec<(Occur, Box<dyn Query>)> = q
+                .kinds
+                .iter()
+                .map(|k| {
+                    let t = Term::from_field_text(f.kind, k.name());
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            must.push((Occur::Must, Box::new(BooleanQuery::new(kinds))));
+        }
+        if let Some(lang) = &q.lang {
+            let t = Term::from_field_text(f.lang, lang);
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
+            ));
+        }
+        let query = BooleanQuery::new(must);
+        let searcher = self.inner.reader.searcher();
+        // Ask for a few more than needed: some may have been removed since indexing.
+        let top = searcher.search(&query, &TopDocs::with_limit(limit + 10).order_by_score())?;
+        let mut hits = Vec::with_capacity(limit);
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let id = doc
+                .get_first(f.id)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<EventId>().ok());
+            let kind = doc
+                .get_first(f.kind)
+                .and_then(|v| v.as_str())
+                .and_then(Kind::from_name);
+            let (Some(id), Some(kind)) = (id, kind) else {
+                continue;
+            };
+            if self.inner.store.contains(&id)? {
+                hits.push(SearchHit { id, kind, score });
+            }
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Stops the indexer after a final commit.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Search {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Indexer {
+    inner: Arc<Inner>,
+    writer: IndexWriter,
+    /// Last sequence number added to the writer (committed or not).
+    position: u64,
+    rx: flume::Receiver<Msg>,
+    dirty: usize,
+    last_commit: Instant,
+}
+
+impl Indexer {
+    fn run(mut self) {
+        loop {
+            let msg = if self.dirty > 0 {
+                match self.rx.recv_deadline(self.last_commit + COMMIT_EVERY) {
+                    Ok(m) => Some(m),
+                    Err(flume::RecvTimeoutError::Timeout) => None,
+                    Err(flume::RecvTimeoutError::Disconnected) => Some(Msg::Shutdown),
+                }
+            } else {
+                Some(self.rx.recv().unwrap_or(Msg::Shutdown))
+            };
+            let result = match msg {
+                Some(Msg::Shutdown) => {
+                    if let Err(e) = self.commit() {
+                        tracing::error!(error = %e, "search commit at shutdown failed");
+                    }
+                    return;
+                }
+                Some(Msg::Rebuild(reply)) => {
+                    let r = self.rebuild();
+                    let _ = reply.send(r);
+                    Ok(())
+                }
+                Some(Msg::Wake(removed)) => self.catch_up(&removed),
+                None => self.commit(),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "search indexing failed; it will retry on the next event");
+            }
+        }
+    }
+
+    fn rebuild(&mut self) -> Result<(), StoreError> {
+        self.writer.delete_all_documents()?;
+        self.inner.progress.indexed.store(0, Ordering::Release);
+        self.position = 0;
+        self.commit()?;
+        self.catch_up(&[])?;
+        self.commit()
+    }
+
+    fn catch_up(&mut self, removed: &[EventId]) -> Result<(), StoreError> {
+        let f = self.inner.fields;
+        for id in removed {
+            self.writer
+                .delete_term(Term::from_field_text(f.id, &id.to_string()));
+            self.dirty += 1;
+        }
+        loop {
+            let batch = self.inner.store.log_after(self.position, 1_000)?;
+            let Some(last) = batch.last().map(|s| s.seq) else {
+                break;
+            };
+            for stored in &batch {
+                self.index(&stored.event)?;
+            }
+            self.position = last;
+            if self.dirty >= COMMIT_EVERY_DOCS {
+                self.commit()?;
+            }
+        }
+        if self.dirty > 0 && self.last_commit.elapsed() >= COMMIT_EVERY {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn index(&mut self, event: &Event) -> Result<(), StoreError> {
+        let f = self.inner.fields;
+        let id = event.id().to_string();
+        let kind = event.kind().name();
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, &id);
+        d.add_text(f.kind, kind);
+        match event.payload() {
+            Payload::Post(kith_protocol::kinds::Post { content })
+            | Payload::Reply(kith_protocol::kinds::Reply { content })
+            | Payload::Quote(kith_protocol::kinds::Quote { content }) => {
+                d.add_text(f.text, &content.text);
+                for tag in &content.tags {
+                    d.add_text(f.tags, tag);
+                }
+                if let Some(lang) = &content.lang {
+                    d.add_text(f.lang, lang);
+                }
+            }
+            Payload::Profile(p) => {
+                // Only the current profile is searchable.
+                if self.inner.store.profile(&event.author())?.map(|e| e.id()) != Some(event.id()) {
+                    return Ok(());
+                }
+                let slot = format!("profile/{}", event.author());
+                self.writer
+                    .delete_term(Term::from_field_text(f.slot, &slot));
+                d.add_text(f.slot, &slot);
+                d.add_text(f.name, &p.name);
+                d.add_text(f.bio, &p.bio);
+                for lang in &p.langs {
+                    d.add_text(f.lang, lang);
+                }
+            }
+            Payload::Listing(l) => {
+                let original = event
+                    .event_ref(kith_protocol::Rel::EditOf)
+                    .unwrap_or(event.id());
+                let current =
+                    self.inner
+                        .store
+                        .latest(&event.author(), Kind::Listing, Some(&original))?;
+                if current.map(|e| e.id()) != Some(event.id()) {
+                    return Ok(());
+                }
+                let slot = format!("listing/{original}");
+                self.writer
+                    .delete_term(Term::from_field_text(f.slot, &slot));
+                if l.withdrawn {
+                    self.dirty += 1;
+                    return Ok(());
+                }
+                d.add_text(f.slot, &slot);
+                d.add_text(f.title, &l.title);
+                d.add_text(f.description, &l.description);
+                d.add_text(f.category, l.category.replace('/', " "));
+            }
+            _ => return Ok(()),
+        }
+        self.writer.add_document(d)?;
+        self.dirty += 1;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&self.position.to_string());
+        prepared.commit()?;
+        self.inner.reader.reload()?;
+        self.dirty = 0;
+        self.last_commit = Instant::now();
+        let p = &self.inner.progress;
+        let _guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
+        p.indexed.store(self.position, Ordering::Release);
+        p.changed.notify_all();
+        Ok(())
+    }
+}
