@@ -10,7 +10,8 @@ use crate::id::EventId;
 use crate::identity::PublicKey;
 use crate::kinds::trade::Party;
 use crate::kinds::{
-    Community, Kind, ModAction, Moderation, Payload, Poll, Role, TradeState, Visibility,
+    Community, Kind, MembershipAction, ModAction, Moderation, Payload, Poll, Role, TradeState,
+    Visibility,
 };
 use crate::refs::Rel;
 
@@ -122,7 +123,11 @@ pub fn expected_ref_kinds(kind: Kind, rel: Rel) -> Option<&'static [Kind]> {
 
 /// Checks that `referenced`, pointed at by `event` with `rel`, is of a kind the rules allow.
 pub fn check_ref_kind(event: &Event, rel: Rel, referenced: &Event) -> Result<(), AuthError> {
-    if event.event_ref(rel) != Some(referenced.id()) {
+    let points_at = event
+        .refs()
+        .iter()
+        .any(|r| r.rel == rel && r.target == crate::RefTarget::Event(referenced.id()));
+    if !points_at {
         return Err(AuthError::StateMismatch("not the referenced event"));
     }
     match expected_ref_kinds(event.kind(), rel) {
@@ -145,26 +150,46 @@ pub fn trade_party(order: &Event, who: &PublicKey) -> Option<Party> {
     }
 }
 
-/// Checks an order against its listing: the named seller is the listing's
-/// author, the listing is on sale, and it has the quantity asked for.
-/// (`available` is the stock the seller's node has left, which can be less than
-/// the listing's quantity once other orders were accepted.)
+/// Checks that `edit` may edit `original`: same kind, same author, and
+/// `edit_of` names the original (listings, communities, calendar events).
+pub fn check_edit(edit: &Event, original: &Event) -> Result<(), AuthError> {
+    require_ref(edit, Rel::EditOf, original.id(), "edit of another event")?;
+    require_kind(original, edit.kind())?;
+    if original.event_ref(Rel::EditOf).is_some() {
+        return Err(AuthError::StateMismatch(
+            "edits point at the original, not at an edit",
+        ));
+    }
+    if original.author() != edit.author() {
+        return Err(AuthError::NotAuthor);
+    }
+    Ok(())
+}
+
+/// Checks an order against its listing as it stands: `listing` is the newest
+/// version (the original or its newest edit by the seller) of the listing the
+/// order names, and `available` the units the seller's node has left (fewer
+/// than the listing's quantity once other orders were accepted).
+///
+/// The order must name the seller, come before the listing expires, ask for
+/// no more than is available, and choose a delivery option and payment
+/// method the listing offers; a withdrawn listing takes no orders.
 pub fn check_order(order: &Event, listing: &Event, available: u32) -> Result<(), AuthError> {
     require_kind(order, Kind::Order)?;
     require_kind(listing, Kind::Listing)?;
-    require_ref(
-        order,
-        Rel::Listing,
-        listing.id(),
-        "listing is not the ordered one",
-    )?;
+    let original = listing.event_ref(Rel::EditOf).unwrap_or(listing.id());
+    let named = order.event_ref(Rel::Listing);
+    if named != Some(original) && named != Some(listing.id()) {
+        return Err(AuthError::StateMismatch("listing is not the ordered one"));
+    }
     let (Payload::Order(o), Payload::Listing(l)) = (order.payload(), listing.payload()) else {
         return Err(AuthError::StateMismatch("order or listing payload"));
     };
     if order.identity_ref(Rel::Seller) != Some(listing.author()) {
         return Err(AuthError::NotTradeParty);
     }
-    if l.withdrawn || o.quantity > available.min(l.quantity) {
+    let expired = l.expires_at.is_some_and(|t| order.created_at() >= t);
+    if l.withdrawn || expired || o.quantity > available.min(l.quantity) {
         return Err(AuthError::ListingUnavailable);
     }
     if !l.delivery.contains(&o.delivery) || !l.payment.contains(&o.payment) {
@@ -313,7 +338,10 @@ pub fn check_community_action(
         community.id,
         "event is not in this community",
     )?;
-    if actor.banned && !is_owner {
+    // Leaving is always allowed, even to the banned.
+    let leaving =
+        matches!(event.payload(), Payload::Membership(m) if m.action == MembershipAction::Leave);
+    if actor.banned && !is_owner && !leaving {
         return Err(AuthError::CommunityRole {
             needed: "member (banned)",
         });
@@ -336,7 +364,7 @@ pub fn check_community_action(
         }
         Payload::Transfer(_) => {
             if community.settings.currency.is_none() {
-                return Err(AuthError::StateMismatch("the community has no currency"));
+                return Err(AuthError::NoCurrency);
             }
             need("member", actor.joined || actor_rank >= 1)
         }

@@ -79,8 +79,10 @@ pub(crate) fn language(field: &'static str, tag: &str) -> Result<(), EventError>
 /// An absolute `http`/`https` URL of reasonable length with no white space.
 pub(crate) fn url(field: &'static str, u: &str) -> Result<(), EventError> {
     text(field, u, 2048)?;
-    let ok = (u.starts_with("https://") || u.starts_with("http://"))
-        && u.len() > "https://".len()
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| !r.is_empty())
         && !u.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
         return Err(EventError::field(field, "must be an absolute http(s) URL"));

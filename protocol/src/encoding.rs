@@ -33,10 +33,22 @@ pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     serde_ipld_dagcbor::to_vec(value).expect("Kith values are always encodable as DAG-CBOR")
 }
 
+/// Sorts a decoder error: encodings DAG-CBOR forbids for values it could
+/// otherwise represent (non-minimal integers and lengths, unsorted map keys,
+/// indefinite lengths) are non-canonical; everything else is malformed.
+pub(crate) fn classify(
+    e: serde_ipld_dagcbor::DecodeError<std::convert::Infallible>,
+) -> DecodeError {
+    use serde_ipld_dagcbor::DecodeError as E;
+    match e {
+        E::NonMinimal { .. } | E::UnorderedKey | E::IndefiniteSize => DecodeError::NonCanonical,
+        other => DecodeError::Malformed(other.to_string()),
+    }
+}
+
 /// Decodes a value and checks that `bytes` is its canonical encoding.
 pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let value: T =
-        serde_ipld_dagcbor::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let value: T = serde_ipld_dagcbor::from_slice(bytes).map_err(classify)?;
     if to_canonical(&value) != bytes {
         return Err(DecodeError::NonCanonical);
     }

@@ -30,6 +30,9 @@ pub enum EventError {
     /// A kind this implementation does not know.
     #[error("unknown kind `{0}`")]
     UnknownKind(String),
+    /// The signer's key is not a usable Ed25519 key (not a curve point, or of small order).
+    #[error("the signer's key is not a usable Ed25519 public key")]
+    KeyInvalid,
     /// The signature does not verify against the signer and the id.
     #[error("signature does not verify")]
     SigInvalid,
@@ -110,6 +113,7 @@ impl EventError {
             EventError::Malformed(_) => "malformed",
             EventError::NonCanonical => "non_canonical",
             EventError::UnknownKind(_) => "unknown_kind",
+            EventError::KeyInvalid => "key_invalid",
             EventError::SigInvalid => "sig_invalid",
             EventError::IdMismatch { .. } => "id_mismatch",
             EventError::ClockSkew { .. } => "clock_skew",
@@ -156,7 +160,8 @@ pub enum AuthError {
     /// The delegation does not cover this kind.
     #[error("the delegation does not cover kind `{0}`")]
     DelegationKind(Kind),
-    /// The event was created outside the delegation's validity window.
+    /// The event was created outside the delegation's validity window
+    /// (before the delegation, or at or after its expiry).
     #[error("the delegation was not in force when the event was created")]
     DelegationExpired,
     /// The delegation was revoked before the event was created.
@@ -196,6 +201,9 @@ pub enum AuthError {
         /// The least role that would allow it.
         needed: &'static str,
     },
+    /// A currency transfer in a community that runs no currency.
+    #[error("this community runs no currency")]
+    NoCurrency,
     /// The referenced event is not of the kind the rule needs.
     #[error("referenced event is a `{found}`, expected `{expected}`")]
     WrongTargetKind {
@@ -229,6 +237,7 @@ impl AuthError {
             AuthError::ListingUnavailable => "listing_unavailable",
             AuthError::ReviewWithoutTrade => "review_without_trade",
             AuthError::CommunityRole { .. } => "community_role",
+            AuthError::NoCurrency => "no_currency",
             AuthError::WrongTargetKind { .. } => "wrong_target_kind",
             AuthError::VoteInvalid(_) => "vote_invalid",
             AuthError::StateMismatch(_) => "state_mismatch",

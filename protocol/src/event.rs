@@ -18,7 +18,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::{FixedBytes, to_canonical};
+use crate::encoding::{FixedBytes, classify, to_canonical};
 use crate::error::EventError;
 use crate::id::EventId;
 use crate::identity::{Keypair, PublicKey, Signature};
@@ -259,7 +259,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
 /// Decodes a body from its canonical encoding and checks the stateless rules.
 pub fn decode_body(bytes: &[u8]) -> Result<UnsignedEvent, EventError> {
     let DecodedBody(body) =
-        serde_ipld_dagcbor::from_slice(bytes).map_err(|e| EventError::Malformed(e.to_string()))?;
+        serde_ipld_dagcbor::from_slice(bytes).map_err(|e| EventError::from(classify(e)))?;
     let body = body.map_err(EventError::UnknownKind)?;
     if to_canonical(&body) != bytes {
         return Err(EventError::NonCanonical);
@@ -310,9 +310,13 @@ impl Unverified {
             && bytes[SIG_HEADER.len() + Signature::LEN..ENVELOPE_HEADER_LEN] == BODY_KEY;
         if !header_ok {
             return Err(
-                match serde_ipld_dagcbor::from_slice::<EnvelopeShape>(bytes) {
-                    Ok(_) => EventError::NonCanonical,
-                    Err(e) => EventError::Malformed(format!("envelope: {e}")),
+                match serde_ipld_dagcbor::from_slice::<EnvelopeShape>(bytes).map_err(classify) {
+                    Ok(_) | Err(crate::encoding::DecodeError::NonCanonical) => {
+                        EventError::NonCanonical
+                    }
+                    Err(crate::encoding::DecodeError::Malformed(m)) => {
+                        EventError::Malformed(format!("envelope: {m}"))
+                    }
                 },
             );
         }
@@ -351,6 +355,9 @@ impl Unverified {
 
     /// Checks the signature.
     pub fn verify(self) -> Result<Event, EventError> {
+        if !self.0.body.signer.is_usable() {
+            return Err(EventError::KeyInvalid);
+        }
         let vk = ed25519_consensus::VerificationKey::try_from(*self.0.body.signer.as_bytes())
             .map_err(|_| EventError::SigInvalid)?;
         vk.verify(
@@ -386,6 +393,25 @@ impl fmt::Debug for Unverified {
 pub fn verify_batch(events: Vec<Unverified>) -> Vec<Result<Event, EventError>> {
     if events.len() < 2 {
         return events.into_iter().map(Unverified::verify).collect();
+    }
+    // Unusable signers are refused before the batch; the rest are batched.
+    let usable: Vec<bool> = events.iter().map(|u| u.0.body.signer.is_usable()).collect();
+    if usable.iter().any(|u| !u) {
+        let mut results: Vec<Option<Result<Event, EventError>>> = Vec::with_capacity(events.len());
+        let mut good = Vec::new();
+        for (u, ok) in events.into_iter().zip(&usable) {
+            if *ok {
+                results.push(None);
+                good.push(u);
+            } else {
+                results.push(Some(Err(EventError::KeyInvalid)));
+            }
+        }
+        let mut verified = verify_batch(good).into_iter();
+        return results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| verified.next().unwrap_or(Err(EventError::SigInvalid))))
+            .collect();
     }
     let mut batch = ed25519_consensus::batch::Verifier::new();
     let items: Vec<_> = events.iter().map(Unverified::batch_item).collect();

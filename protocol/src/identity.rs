@@ -82,6 +82,22 @@ impl PublicKey {
         Ok(PublicKey(bytes))
     }
 
+    /// Wraps 32 bytes without checking that they are a usable key.
+    ///
+    /// Events name identities (mentions, follows, lists) by their 32 bytes and
+    /// the protocol checks a key's usability only where a signature depends on
+    /// it (the signer, at verification). Use this for bytes out of a decoded
+    /// event or the node's own store; use [`PublicKey::from_bytes`] for input.
+    pub fn from_bytes_unchecked(bytes: [u8; 32]) -> Self {
+        PublicKey(bytes)
+    }
+
+    /// Whether the bytes are a usable Ed25519 public key: they decompress to
+    /// a curve point, and that point is not of small order.
+    pub fn is_usable(&self) -> bool {
+        VerifyingKey::from_bytes(&self.0).is_ok_and(|k| !k.is_weak())
+    }
+
     /// Accepts a slice of 32 bytes if they are a usable Ed25519 public key.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Length {
@@ -138,7 +154,7 @@ impl serde::Serialize for PublicKey {
 impl<'de> serde::Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let bytes = deserializer.deserialize_bytes(crate::encoding::FixedBytes::<32>)?;
-        PublicKey::from_bytes(bytes).map_err(serde::de::Error::custom)
+        Ok(PublicKey(bytes))
     }
 }
 
@@ -290,7 +306,13 @@ fn decode_bech32m(expected: &'static str, text: &str) -> Result<Vec<u8>, KeyErro
     if found != expected {
         return Err(KeyError::WrongPrefix { expected, found });
     }
-    Ok(checked.byte_iter().collect())
+    let bytes: Vec<u8> = checked.byte_iter().collect();
+    // The last 5-bit group can carry unused padding bits; only the spelling
+    // with zero padding is accepted, so a key has exactly one text form.
+    if encode_bech32m(expected, &bytes) != text.to_lowercase() {
+        return Err(KeyError::Encoding("non-zero padding bits".into()));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

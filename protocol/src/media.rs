@@ -105,9 +105,16 @@ impl MediaDescriptor {
             }
             _ => {}
         }
-        check::count(field, self.thumbs.len(), MAX_THUMBS)?;
+        if self.thumbs.len() > MAX_THUMBS {
+            return Err(bad("at most 4 thumbnails"));
+        }
         if let Some(alt) = &self.alt {
-            check::required_text(field, alt, MAX_ALT_BYTES)?;
+            if alt.trim().is_empty() {
+                return Err(bad("alt text, when present, must not be blank"));
+            }
+            if alt.len() > MAX_ALT_BYTES || alt.contains('\0') {
+                return Err(bad("alt text is at most 1500 bytes, without NUL"));
+            }
         }
         Ok(())
     }

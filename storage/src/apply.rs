@@ -569,14 +569,13 @@ impl<'t, 'b> Applier<'t, 'b> {
                 }
             }
             Payload::Order(_) => {
-                let listing = need(event.event_ref(Rel::Listing))?;
-                let Some(l) = self.load_event(&listing)? else {
-                    return pending(Dependency::Event(listing));
+                let named = need(event.event_ref(Rel::Listing))?;
+                let Some(listing) = self.load_event(&named)? else {
+                    return pending(Dependency::Event(named));
                 };
-                let Payload::Listing(lp) = l.payload() else {
-                    return reject(AuthError::StateMismatch("listing"));
-                };
-                if let Err(e) = auth::check_order(event, &l, lp.quantity) {
+                let original = listing.event_ref(Rel::EditOf).unwrap_or(named);
+                let current = self.current_version(&listing, &original)?;
+                if let Err(e) = auth::check_order(event, &current, self.stock(&original)?) {
                     return reject(e);
                 }
             }
@@ -628,14 +627,13 @@ impl<'t, 'b> Applier<'t, 'b> {
                     return reject(e);
                 }
             }
-            Payload::Listing(_) | Payload::CalendarEvent(_) => {
+            Payload::Listing(_) | Payload::CalendarEvent(_) | Payload::Community(_) => {
                 if let Some(original) = event.event_ref(Rel::EditOf) {
-                    match self.load_event(&original)? {
-                        None => return pending(Dependency::Event(original)),
-                        Some(o) if o.author() != event.author() => {
-                            return reject(AuthError::NotAuthor);
-                        }
-                        Some(_) => {}
+                    let Some(o) = self.load_event(&original)? else {
+                        return pending(Dependency::Event(original));
+                    };
+                    if let Err(e) = auth::check_edit(event, &o) {
+                        return reject(e);
                     }
                 }
             }
@@ -706,6 +704,21 @@ impl<'t, 'b> Applier<'t, 'b> {
             }
         }
         Ok(out)
+    }
+
+    /// The newest version of a listing (or other edited event) in its slot.
+    fn current_version(&self, any: &Event, original: &EventId) -> Result<Event, StoreError> {
+        let key = Key::new(keys::LATEST)
+            .key(&any.author())
+            .u8(kind_code(any.kind()))
+            .bytes(original.digest())
+            .build();
+        match self.tx.get(&key)?.and_then(|v| read_stamp(&v)) {
+            Some((_, id)) => self
+                .load_event(&id)?
+                .ok_or(StoreError::corrupt(keys::LATEST)),
+            None => Ok(any.clone()),
+        }
     }
 
     pub(crate) fn trade(&self, order: &EventId) -> Result<Option<TradeRecord>, StoreError> {

@@ -211,7 +211,9 @@ pub(crate) fn id_at(b: &[u8], at: usize) -> Option<EventId> {
 }
 
 pub(crate) fn key_at(b: &[u8], at: usize) -> Option<PublicKey> {
-    PublicKey::from_bytes(b.get(at..at + 32)?.try_into().ok()?).ok()
+    Some(PublicKey::from_bytes_unchecked(
+        b.get(at..at + 32)?.try_into().ok()?,
+    ))
 }
 
 /// The `(created_at, id)` at the end of a time-ordered key.

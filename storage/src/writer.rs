@@ -201,6 +201,15 @@ impl Writer {
             return;
         }
         self.next_seq = next_seq;
+        // Subscribers hear of the group before its callers return, so whoever
+        // waits on an ingest can rely on live listeners having it.
+        if let Some(search) = &self.search {
+            search.notify(&removed);
+        }
+        for s in stored {
+            // No subscriber is fine; a lagging one catches up from the log.
+            let _ = self.events.send(s);
+        }
         for a in answers {
             // A caller that gave up waiting is no reason to stop.
             match a {
@@ -208,13 +217,6 @@ impl Writer {
                 Answer::Flush(reply) => drop(reply.send(Ok(()))),
                 Answer::Expire(reply, n) => drop(reply.send(Ok(n))),
             }
-        }
-        if let Some(search) = &self.search {
-            search.notify(&removed);
-        }
-        for s in stored {
-            // No subscriber is fine; a lagging one catches up from the log.
-            let _ = self.events.send(s);
         }
     }
 }

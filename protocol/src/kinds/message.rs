@@ -39,11 +39,7 @@ impl KindPayload for DirectMessage {
             return Err(EventError::field("ciphertext", "must not be empty"));
         }
         if self.ciphertext.len() > MAX_CIPHERTEXT_BYTES {
-            return Err(EventError::TextTooLong {
-                field: "ciphertext",
-                len: self.ciphertext.len(),
-                max: MAX_CIPHERTEXT_BYTES,
-            });
+            return Err(EventError::field("ciphertext", "at most 49152 bytes"));
         }
         Ok(())
     }

@@ -183,10 +183,16 @@ impl KindPayload for Listing {
         if let Some(location) = &self.location {
             location.validate()?;
         }
-        if self.delivery.is_empty() || self.payment.is_empty() {
+        if self.delivery.is_empty() {
             return Err(EventError::field(
                 "delivery",
-                "offer at least one delivery and one payment option",
+                "offer at least one delivery option",
+            ));
+        }
+        if self.payment.is_empty() {
+            return Err(EventError::field(
+                "payment",
+                "accept at least one payment method",
             ));
         }
         check::unique("delivery", &self.delivery)?;
