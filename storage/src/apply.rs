@@ -398,8 +398,18 @@ impl<'t, 'b> Applier<'t, 'b> {
             return Ok(None);
         };
         let seq = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::EVENT))?;
-        let event = Event::from_stored(&v[8..]).map_err(|_| StoreError::corrupt(keys::EVENT))?;
+        let event = Event::from_stored(v.get(keys::EVENT_HEADER..).unwrap_or_default())
+            .map_err(|_| StoreError::corrupt(keys::EVENT))?;
         Ok(Some((seq, event)))
+    }
+
+    /// The kind of a stored event, read from its row header without decoding it.
+    fn stored_kind(&self, id: &EventId) -> Result<Option<Kind>, StoreError> {
+        Ok(self
+            .tx
+            .get(&Key::new(keys::EVENT).id(id).build())?
+            .and_then(|v| v.get(8).copied())
+            .and_then(keys::kind_from_code))
     }
 
     fn load_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
@@ -509,6 +519,7 @@ impl<'t, 'b> Applier<'t, 'b> {
         self.next_seq += 1;
         let mut value = Vec::with_capacity(8 + event.as_bytes().len());
         value.extend_from_slice(&seq.to_be_bytes());
+        value.push(kind_code(event.kind()));
         value.extend_from_slice(event.as_bytes());
         self.tx.put(Key::new(keys::EVENT).id(&id).build(), value);
         self.tx
@@ -543,11 +554,14 @@ impl<'t, 'b> Applier<'t, 'b> {
         // Referenced events of a constrained kind must be of that kind.
         for r in event.refs() {
             if let RefTarget::Event(target) = r.target
-                && auth::expected_ref_kinds(event.kind(), r.rel).is_some()
-                && let Some(referenced) = self.load_event(&target)?
-                && let Err(e) = auth::check_ref_kind(event, r.rel, &referenced)
+                && let Some(kinds) = auth::expected_ref_kinds(event.kind(), r.rel)
+                && let Some(found) = self.stored_kind(&target)?
+                && !kinds.contains(&found)
             {
-                return reject(e);
+                return reject(AuthError::WrongTargetKind {
+                    expected: kinds[0],
+                    found,
+                });
             }
         }
         let need = |id: Option<EventId>| id.ok_or(StoreError::corrupt(keys::EVENT));
@@ -770,9 +784,20 @@ impl<'t, 'b> Applier<'t, 'b> {
         let id = event.id();
         let author = event.author();
         match event.payload() {
-            Payload::Reaction(_) => {
+            Payload::Reaction(r) => {
                 if let Some(target) = event.event_ref(Rel::Target) {
-                    self.recompute_reaction(&target, &author)?;
+                    let key = Key::new(keys::REACTION).id(&target).key(&author).build();
+                    let current = self.tx.get(&key)?;
+                    let current_stamp = current.as_deref().and_then(read_stamp);
+                    if current_stamp.is_none_or(|s| stamp(event) > s) {
+                        let old = current.and_then(|v| v.get(40).copied());
+                        self.set_reaction(
+                            &target,
+                            key,
+                            Some((stamp(event), reaction_code(r.reaction))),
+                            old,
+                        )?;
+                    }
                 }
             }
             Payload::Reply(_) => {
@@ -787,7 +812,12 @@ impl<'t, 'b> Applier<'t, 'b> {
             Payload::Quote(_) => self.count_target(event, EventCounter::Quotes, 1)?,
             Payload::Follow(_) | Payload::Unfollow(_) => {
                 if let Some(subject) = event.identity_ref(Rel::Subject) {
-                    self.recompute_follow(&author, &subject)?;
+                    let fkey = Key::new(keys::FOLLOW).key(&author).key(&subject).build();
+                    let current = self.tx.get(&fkey)?.and_then(|v| read_stamp(&v));
+                    if current.is_none_or(|s| stamp(event) > s) {
+                        let follows = event.kind() == Kind::Follow;
+                        self.set_follow(&author, &subject, Some((stamp(event), follows)))?;
+                    }
                 }
             }
             Payload::Story(s) => {
@@ -947,7 +977,15 @@ impl<'t, 'b> Applier<'t, 'b> {
             _ => {}
         }
         if let Some(slot) = slot(event) {
-            self.recompute_latest(&author, event.kind(), &slot)?;
+            let key = Key::new(keys::LATEST)
+                .key(&author)
+                .u8(kind_code(event.kind()))
+                .bytes(&slot)
+                .build();
+            let current = self.tx.get(&key)?.and_then(|v| read_stamp(&v));
+            if current.is_none_or(|s| stamp(event) > s) {
+                self.set_latest(&author, event.kind(), &slot, Some(event))?;
+            }
         }
         Ok(())
     }
@@ -1008,86 +1046,73 @@ impl<'t, 'b> Applier<'t, 'b> {
     }
 
     /// Sets a person's live reaction on a target to their newest reaction
-    /// event present, and the per-type counters with it.
+    /// event present (after a removal), with the per-type counters.
     fn recompute_reaction(
         &mut self,
         target: &EventId,
         person: &PublicKey,
     ) -> Result<(), StoreError> {
         let key = Key::new(keys::REACTION).id(target).key(person).build();
-        let old_type = self.tx.get(&key)?.and_then(|v| v.get(40).copied());
+        let old = self.tx.get(&key)?.and_then(|v| v.get(40).copied());
         let newest = self
             .referrers(target, Rel::Target, Kind::Reaction)?
             .into_iter()
             .filter(|(_, who)| who == person)
             .map(|(s, _)| s)
             .max();
-        let mut new_type = None;
-        if let Some(s) = newest {
-            let event = self
-                .load_event(&s.1)?
-                .ok_or(StoreError::corrupt(keys::REF_EVENT))?;
-            if let Payload::Reaction(r) = event.payload() {
-                let code = ReactionType::ALL
-                    .iter()
-                    .position(|t| *t == r.reaction)
-                    .unwrap_or(0) as u8;
+        let live = match newest {
+            Some(s) => match self.load_event(&s.1)?.map(|e| e.payload().clone()) {
+                Some(Payload::Reaction(r)) => Some((s, reaction_code(r.reaction))),
+                _ => return Err(StoreError::corrupt(keys::REF_EVENT)),
+            },
+            None => None,
+        };
+        self.set_reaction(target, key, live, old)
+    }
+
+    /// Writes the live-reaction row and moves the per-type counters from the
+    /// old type to the new one.
+    fn set_reaction(
+        &mut self,
+        target: &EventId,
+        key: Vec<u8>,
+        live: Option<(Stamp, u8)>,
+        old_type: Option<u8>,
+    ) -> Result<(), StoreError> {
+        let new_type = live.map(|(_, t)| t);
+        match live {
+            Some((s, t)) => {
                 let mut v = stamp_value(s);
-                v.push(code);
-                self.tx.put(key.clone(), v);
-                new_type = Some(code);
+                v.push(t);
+                self.tx.put(key, v);
             }
-        }
-        if newest.is_none() {
-            self.tx.del(key);
+            None => self.tx.del(key),
         }
         if old_type != new_type {
+            let counter = |t: u8| {
+                Key::new(keys::COUNT)
+                    .id(target)
+                    .u8(EventCounter::Reaction as u8 + t)
+                    .build()
+            };
             if let Some(t) = old_type {
-                self.tx.add(
-                    Key::new(keys::COUNT)
-                        .id(target)
-                        .u8(EventCounter::Reaction as u8 + t)
-                        .build(),
-                    -1,
-                )?;
+                self.tx.add(counter(t), -1)?;
             }
             if let Some(t) = new_type {
-                self.tx.add(
-                    Key::new(keys::COUNT)
-                        .id(target)
-                        .u8(EventCounter::Reaction as u8 + t)
-                        .build(),
-                    1,
-                )?;
+                self.tx.add(counter(t), 1)?;
             }
         }
         Ok(())
     }
 
-    /// Sets whether `follower` follows `followee` from their newest follow or
-    /// unfollow present, with the follower counters.
-    fn recompute_follow(
+    /// Writes the follow row, the follower row and the counters. Follow and
+    /// unfollow are permanent records, so the newest only ever gets newer.
+    fn set_follow(
         &mut self,
         follower: &PublicKey,
         followee: &PublicKey,
+        newest: Option<(Stamp, bool)>,
     ) -> Result<(), StoreError> {
-        let mut newest: Option<(Stamp, bool)> = None;
-        for kind in [Kind::Follow, Kind::Unfollow] {
-            let prefix = Key::new(keys::REF_KEY)
-                .key(followee)
-                .u8(rel_code(Rel::Subject))
-                .u8(kind_code(kind))
-                .build();
-            for (k, v) in self.tx.scan(&prefix)? {
-                if keys::key_at(&v, 0).as_ref() != Some(follower) {
-                    continue;
-                }
-                let s = keys::tail(&k).ok_or(StoreError::corrupt(keys::REF_KEY))?;
-                if newest.is_none_or(|(n, _)| s > n) {
-                    newest = Some((s, kind == Kind::Follow));
-                }
-            }
-        }
         let fkey = Key::new(keys::FOLLOW).key(follower).key(followee).build();
         let rkey = Key::new(keys::FOLLOWER).key(followee).key(follower).build();
         let was = self.tx.contains(&rkey)?;
@@ -1140,8 +1165,7 @@ impl<'t, 'b> Applier<'t, 'b> {
         })
     }
 
-    /// Points a replaceable slot at its newest event present, and
-    /// re-materialises block and mute lists from it.
+    /// Points a replaceable slot at its newest event present (after a removal).
     fn recompute_latest(
         &mut self,
         author: &PublicKey,
@@ -1163,12 +1187,24 @@ impl<'t, 'b> Applier<'t, 'b> {
                 break;
             }
         }
+        self.set_latest(author, kind, slot_id, newest.as_ref())
+    }
+
+    /// Points a replaceable slot at `newest`, and re-materialises block and
+    /// mute lists from it.
+    fn set_latest(
+        &mut self,
+        author: &PublicKey,
+        kind: Kind,
+        slot_id: &[u8; 32],
+        newest: Option<&Event>,
+    ) -> Result<(), StoreError> {
         let key = Key::new(keys::LATEST)
             .key(author)
             .u8(kind_code(kind))
             .bytes(slot_id)
             .build();
-        match &newest {
+        match newest {
             Some(e) => self.tx.put(key, stamp_value(stamp(e))),
             None => self.tx.del(key),
         }
@@ -1180,7 +1216,7 @@ impl<'t, 'b> Applier<'t, 'b> {
             for (k, _) in self.tx.scan(&list_prefix)? {
                 self.tx.del(k);
             }
-            let listed: &[PublicKey] = match newest.as_ref().map(Event::payload) {
+            let listed: &[PublicKey] = match newest.map(Event::payload) {
                 Some(Payload::BlockList(b)) => &b.keys,
                 Some(Payload::MuteList(m)) => &m.keys,
                 _ => &[],
@@ -1282,6 +1318,10 @@ impl<'t, 'b> Applier<'t, 'b> {
         }
         Ok(n)
     }
+}
+
+fn reaction_code(r: ReactionType) -> u8 {
+    ReactionType::ALL.iter().position(|t| *t == r).unwrap_or(0) as u8
 }
 
 fn target_tomb(delete: &EventId) -> Vec<u8> {

@@ -7,7 +7,7 @@
 //!
 //! | prefix | key | value | what |
 //! |---|---|---|---|
-//! | `e` | id | seq ‖ envelope | accepted events |
+//! | `e` | id | seq ‖ kind ‖ envelope | accepted events |
 //! | `q` | seq | id | acceptance log (search catch-up, replay) |
 //! | `a` | author ‖ t ‖ id | kind | author timeline |
 //! | `b` | author ‖ kind ‖ t ‖ id | () | author timeline by kind |
@@ -41,6 +41,8 @@
 use kith_protocol::{EventId, Kind, PublicKey, Rel};
 
 pub(crate) const EVENT: u8 = b'e';
+/// Bytes before the envelope in an `e` row: seq (8) and kind code (1).
+pub(crate) const EVENT_HEADER: usize = 9;
 pub(crate) const LOG: u8 = b'q';
 pub(crate) const AUTHOR: u8 = b'a';
 pub(crate) const AUTHOR_KIND: u8 = b'b';
@@ -134,6 +136,11 @@ pub(crate) fn kind_code(kind: Kind) -> u8 {
         .position(|k| *k == kind)
         .map(|i| i as u8)
         .unwrap_or(u8::MAX)
+}
+
+/// The kind with a key code.
+pub(crate) fn kind_from_code(code: u8) -> Option<Kind> {
+    Kind::ALL.get(usize::from(code)).copied()
 }
 
 /// The one-byte code of a relation in keys.

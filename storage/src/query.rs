@@ -256,7 +256,8 @@ impl Reader {
             return Ok(None);
         };
         let seq = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::EVENT))?;
-        let event = Event::from_stored(&v[8..]).map_err(|_| StoreError::corrupt(keys::EVENT))?;
+        let event = Event::from_stored(v.get(keys::EVENT_HEADER..).unwrap_or_default())
+            .map_err(|_| StoreError::corrupt(keys::EVENT))?;
         Ok(Some(StoredEvent { seq, event }))
     }
 
@@ -841,9 +842,13 @@ impl Reader {
             .is_some())
     }
 
-    /// Kind of a stored event without decoding it, from the author index value.
+    /// Kind of a stored event, from its row header, without decoding it.
     pub fn kind_of(&self, id: &EventId) -> Result<Option<Kind>, StoreError> {
-        Ok(self.get(id)?.map(|e| e.kind()))
+        Ok(self
+            .tree
+            .get(Key::new(keys::EVENT).id(id).build())?
+            .and_then(|v| v.get(8).copied())
+            .and_then(keys::kind_from_code))
     }
 }
 

@@ -768,3 +768,40 @@ fn subscribers_see_every_stored_event_in_order() {
         Some(Payload::Post(_))
     ));
 }
+
+#[test]
+fn references_to_the_wrong_kind_are_rejected_when_the_target_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (key(1), key(2));
+    let p = post(&a, T0, "a post");
+    let like = react(&b, T0 + 1, p.id(), ReactionType::Like);
+    ingest(&store, vec![p.clone(), like.clone()]);
+    // A reply whose root is a reaction, and a repost of a reaction.
+    let bad_reply = reply(&a, T0 + 2, like.id(), like.id(), "replying to a like?");
+    let bad_repost = sign(
+        &a,
+        UnsignedEvent::new(a.public(), T0 + 3, Repost {}).ref_event(Rel::Target, like.id()),
+    );
+    let out = ingest(&store, vec![bad_reply, bad_repost]);
+    assert_eq!(
+        out,
+        vec![
+            IngestOutcome::Rejected(AuthError::WrongTargetKind {
+                expected: Kind::Post,
+                found: Kind::Reaction
+            }),
+            IngestOutcome::Rejected(AuthError::WrongTargetKind {
+                expected: Kind::Post,
+                found: Kind::Reaction
+            }),
+        ]
+    );
+    // The same reply to a target not yet known is stored (a late arrival).
+    let unknown = post(&b, T0 + 4, "not here yet").id();
+    assert!(stored(
+        &ingest(&store, vec![reply(&a, T0 + 5, unknown, unknown, "early")])[0]
+    ));
+    assert_eq!(store.kind_of(&like.id()).unwrap(), Some(Kind::Reaction));
+    assert_integrity(&store);
+}
