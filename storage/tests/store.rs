@@ -805,3 +805,71 @@ fn references_to_the_wrong_kind_are_rejected_when_the_target_is_known() {
     assert_eq!(store.kind_of(&like.id()).unwrap(), Some(Kind::Reaction));
     assert_integrity(&store);
 }
+
+#[test]
+fn pagination_under_concurrent_inserts_and_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = key(1);
+    let base: Vec<Event> = (0..400)
+        .map(|i| post(&a, T0 + i * 10, &format!("base {i} #tema")))
+        .collect();
+    ingest(&store, base.clone());
+    // Posts to delete while paging, chosen across the whole range.
+    let doomed: Vec<Event> = base.iter().step_by(37).cloned().collect();
+    let writer = {
+        let store = store.clone();
+        let doomed = doomed.clone();
+        std::thread::spawn(move || {
+            let a = key(1);
+            for i in 0..200u64 {
+                // Newer posts, older posts (late arrivals below the cursor), deletes.
+                let newer = post(&a, T0 + 1_000_000 + i, &format!("newer {i} #tema"));
+                let older = post(&a, T0 + 5 + i * 20, &format!("late {i} #tema"));
+                let mut batch = vec![newer, older];
+                if let Some(d) = doomed.get(i as usize) {
+                    batch.push(sign(
+                        &a,
+                        UnsignedEvent::new(a.public(), T0 + 2_000_000 + i, Delete::default())
+                            .ref_event(Rel::Target, d.id()),
+                    ));
+                }
+                store.ingest_blocking(batch).unwrap();
+            }
+        })
+    };
+    let filter = Filter {
+        hashtags: vec!["tema".into()],
+        limit: 9,
+        ..Filter::default()
+    };
+    let mut seen: Vec<EventId> = Vec::new();
+    let mut last: Option<Cursor> = None;
+    let mut cursor = None;
+    loop {
+        let page = store.query(&filter, cursor).unwrap();
+        for e in &page.events {
+            let c = Cursor {
+                created_at: e.created_at(),
+                id: e.id(),
+            };
+            assert!(last.is_none_or(|l| c < l), "pages go strictly backwards");
+            last = Some(c);
+            seen.push(e.id());
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    writer.join().unwrap();
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no event twice");
+    // Every base post that was never deleted was seen.
+    for e in &base {
+        if !doomed.iter().any(|d| d.id() == e.id()) {
+            assert!(unique.contains(&e.id()), "base post {} missing", e.id());
+        }
+    }
+    assert_integrity(&store);
+}
