@@ -17,6 +17,7 @@
 //!   stateless rules reject, with the error code they must be rejected with.
 //! - `auth/<rule>.json`: the stateful rules of `kith_protocol::auth`, with
 //!   their inputs and the expected outcome.
+//! - `text/keys.json`: text forms of public and secret keys, accepted or refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -37,8 +38,8 @@ use kith_protocol::kinds::{
 };
 use kith_protocol::media::MediaDescriptor;
 use kith_protocol::{
-    DEFAULT_MAX_FUTURE_SKEW_MS, Event, EventError, EventId, Keypair, Kind, Payload, PublicKey, Rel,
-    UnsignedEvent, Unverified, seal_unchecked,
+    DEFAULT_MAX_FUTURE_SKEW_MS, Event, EventError, EventId, KeyError, Keypair, Kind, Payload,
+    PublicKey, Rel, UnsignedEvent, Unverified, seal_unchecked,
 };
 use multihash::Multihash;
 use serde::Serialize;
@@ -75,6 +76,54 @@ const ANA_LAPTOP: u8 = 10;
 
 fn seed(n: u8) -> [u8; 32] {
     [n; 32]
+}
+
+/// The encoding of the identity point (y = 1, `01 00…00`): of small order,
+/// so no usable key, and nobody's identity.
+const IDENTITY_POINT: [u8; 32] = {
+    let mut b = [0u8; 32];
+    b[0] = 1;
+    b
+};
+
+/// A point of order 2 (y = −1, `ec ff…ff 7f`).
+const ORDER_TWO_POINT: [u8; 32] = {
+    let mut b = [0xffu8; 32];
+    b[0] = 0xec;
+    b[31] = 0x7f;
+    b
+};
+
+/// A point of order 8 (`26e8958f…fc05`).
+const ORDER_EIGHT_POINT: [u8; 32] = [
+    0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+];
+
+/// y = p + 3 (`f0 ff…ff 7f`): a non-canonical encoding (y ≥ p) of a point of
+/// large order, which decompresses with y reduced modulo p, so a usable key.
+const NON_CANONICAL_POINT: [u8; 32] = {
+    let mut b = [0xffu8; 32];
+    b[0] = 0xf0;
+    b[31] = 0x7f;
+    b
+};
+
+/// 32 bytes as an identity, without checking them (as events carry them).
+fn raw_key(bytes: [u8; 32]) -> PublicKey {
+    PublicKey::from_bytes_unchecked(bytes)
+}
+
+/// The first `y` (little-endian, from 2 up) that is no curve point at all.
+fn not_on_curve() -> [u8; 32] {
+    (2u8..)
+        .map(|y| {
+            let mut b = [0u8; 32];
+            b[0] = y;
+            b
+        })
+        .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+        .expect("some small y is not on the curve")
 }
 
 fn key(n: u8) -> Keypair {
@@ -447,6 +496,22 @@ struct AuthVector {
     new_state: Option<String>,
 }
 
+/// A text form of a key, and what a parser makes of it.
+#[derive(Serialize)]
+struct TextVector {
+    name: String,
+    description: String,
+    /// `public_key` or `secret_key`.
+    form: String,
+    text: String,
+    /// The key bytes the text stands for (the public key, or the secret
+    /// seed), when it is accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_hex: Option<String>,
+    /// The `KeyError` code, or `null` when the text is accepted.
+    error: Option<String>,
+}
+
 /// Where someone stands in a community, as written in auth vectors.
 #[derive(Serialize)]
 struct StandingJson {
@@ -499,6 +564,9 @@ enum Case<'a> {
         rel: Rel,
         referenced: &'a Event,
     },
+    Edit {
+        original: &'a Event,
+    },
 }
 
 fn env_hex(e: &Event) -> Value {
@@ -516,6 +584,7 @@ impl Case<'_> {
             Case::Vote { .. } => "check_vote",
             Case::Community { .. } => "check_community_action",
             Case::RefKind { .. } => "check_ref_kind",
+            Case::Edit { .. } => "check_edit",
         }
     }
 
@@ -559,6 +628,7 @@ impl Case<'_> {
             Case::RefKind { rel, referenced } => {
                 auth::check_ref_kind(event, *rel, referenced).map(|()| None)
             }
+            Case::Edit { original } => auth::check_edit(event, original).map(|()| None),
         }
     }
 
@@ -616,6 +686,7 @@ impl Case<'_> {
                 put("rel", Value::from(rel.name()));
                 put("referenced_hex", env_hex(referenced));
             }
+            Case::Edit { original } => put("original_hex", env_hex(original)),
         }
         m
     }
@@ -642,6 +713,7 @@ struct Gen {
     valid: BTreeMap<&'static str, Vec<ValidVector>>,
     invalid: BTreeMap<&'static str, Vec<InvalidVector>>,
     auth: BTreeMap<&'static str, Vec<AuthVector>>,
+    text: BTreeMap<&'static str, Vec<TextVector>>,
     names: BTreeSet<String>,
     /// Vectors whose outcome differs from what the generator expected.
     surprises: Vec<String>,
@@ -785,8 +857,40 @@ impl Gen {
         });
     }
 
+    /// A key text form and the outcome its parser must give: the key bytes
+    /// (public key or secret seed), or the error code.
+    fn text(
+        &mut self,
+        name: &str,
+        description: &str,
+        form: &'static str,
+        text: &str,
+        expected: Result<[u8; 32], &str>,
+    ) {
+        let outcome: Result<[u8; 32], KeyError> = match form {
+            "public_key" => text.parse::<PublicKey>().map(|k| *k.as_bytes()),
+            "secret_key" => Keypair::secret_from_text(text).map(|k| *k.seed()),
+            other => panic!("unknown key form `{other}`"),
+        };
+        let found = outcome.as_ref().map_err(KeyError::code).copied();
+        if found != expected {
+            self.surprises.push(format!(
+                "text/keys/{name}: expected {expected:?}, got {outcome:?}"
+            ));
+        }
+        let name = self.name(name);
+        self.text.entry("keys").or_default().push(TextVector {
+            name,
+            description: description.into(),
+            form: form.into(),
+            text: text.into(),
+            bytes_hex: expected.ok().map(|b| hex(&b)),
+            error: expected.err().map(String::from),
+        });
+    }
+
     fn write(&self, root: &Path) {
-        for dir in ["valid", "invalid", "auth"] {
+        for dir in ["valid", "invalid", "auth", "text"] {
             let dir = root.join(dir);
             fs::create_dir_all(&dir).expect("create vector directory");
             for entry in fs::read_dir(&dir).expect("read vector directory") {
@@ -809,6 +913,9 @@ impl Gen {
         }
         for (rule, v) in &self.auth {
             put(root.join("auth").join(format!("{rule}.json")), v);
+        }
+        for (file, v) in &self.text {
+            put(root.join("text").join(format!("{file}.json")), v);
         }
     }
 }
@@ -834,6 +941,7 @@ fn main() {
     rule_vectors(&mut g, &world);
     kind_vectors(&mut g, &world);
     auth_vectors(&mut g, &world);
+    text_vectors(&mut g);
 
     for kind in Kind::ALL {
         assert!(
@@ -850,10 +958,11 @@ fn main() {
     g.write(&root);
     let total = |v: Vec<usize>| v.into_iter().sum::<usize>();
     eprintln!(
-        "wrote {} valid, {} invalid and {} auth vectors to {}",
+        "wrote {} valid, {} invalid, {} auth and {} text vectors to {}",
         total(g.valid.values().map(Vec::len).collect()),
         total(g.invalid.values().map(Vec::len).collect()),
         total(g.auth.values().map(Vec::len).collect()),
+        total(g.text.values().map(Vec::len).collect()),
         root.display()
     );
 }
@@ -931,6 +1040,21 @@ fn valid_vectors(g: &mut Gen) -> World {
             T0 - 2 * DAY,
             Profile {
                 name: "Ben".into(),
+                ..Profile::default()
+            },
+        ),
+    );
+
+    g.valid(
+        "profile-http-link",
+        "Carla's profile with a plain-http link of one character after the scheme, `http://a`: valid, like `https://a`.",
+        CARLA,
+        UnsignedEvent::new(
+            pk(CARLA),
+            T0 - 2 * DAY,
+            Profile {
+                name: "Carla".into(),
+                links: vec!["https://carla.example/tienda".into(), "http://a".into()],
                 ..Profile::default()
             },
         ),
@@ -1084,6 +1208,18 @@ fn valid_vectors(g: &mut Gen) -> World {
                 },
             },
         ),
+    );
+
+    g.valid(
+        "post-mention-small-order-key",
+        "A post that mentions 32 bytes that are no usable key: the identity point (01 00…00), of small order. Only the signer's key is checked; identities anywhere else in a body are 32 bytes, so the post is valid.",
+        BEN,
+        UnsignedEvent::new(
+            ben,
+            T0 + 3 * HOUR + MINUTE,
+            post("Mentioning a key that nobody can hold.", "en"),
+        )
+        .ref_identity(Rel::Mention, raw_key(IDENTITY_POINT)),
     );
 
     // reply
@@ -2011,14 +2147,45 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         seal_c(&b, BEN),
         "malformed",
     );
-    let mut small_order = [0u8; 32];
-    small_order[0] = 1;
     let mut b = body();
-    b.set("author", C::Bytes(small_order.to_vec()));
+    b.set("kind", C::Bytes(b"post".to_vec()));
     g.invalid(
         "malformed",
-        "author-small-order-point",
-        "`author` is the encoding of the identity point, a point of small order that is no usable key.",
+        "kind-as-byte-string",
+        "`kind` is the byte string `post` (44 706f7374) instead of the text string (64 706f7374): major types are checked exactly.",
+        seal_c(&b, BEN),
+        "malformed",
+    );
+    let mut b = body();
+    b.get("payload")
+        .set("text", C::Bytes(b"hello, world".to_vec()));
+    g.invalid(
+        "malformed",
+        "text-as-byte-string",
+        "A post's `text` as a byte string holding valid UTF-8.",
+        seal_c(&b, BEN),
+        "malformed",
+    );
+    let mut b = body();
+    b.get("payload")
+        .set("text", C::Raw(vec![0x64, b'h', 0xc3, 0x28, b'a']));
+    g.invalid(
+        "malformed",
+        "text-invalid-utf8",
+        "A post's `text` is a text string whose bytes are not UTF-8 (68 c3 28 61).",
+        seal_c(&b, BEN),
+        "malformed",
+    );
+    let mut b = body();
+    let mut payload = b.get("payload").encode();
+    // {1: 1, …}: an integer key first, then the post's own keys (map of one more).
+    payload[0] += 1;
+    payload.splice(1..1, [0x01, 0x01]);
+    b.set("payload", C::Raw(payload));
+    g.invalid(
+        "malformed",
+        "payload-integer-key",
+        "A post payload whose first key is the integer 1: map keys are text strings.",
         seal_c(&b, BEN),
         "malformed",
     );
@@ -2176,17 +2343,6 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         "malformed",
     );
     let mut b = body();
-    b.get("payload")
-        .entries()
-        .push(("text".into(), C::Text("hello, world".into())));
-    g.invalid(
-        "malformed",
-        "payload-duplicate-key",
-        "A post payload with `text` twice: a repeated key in any map but the body is malformed.",
-        seal_c(&b, BEN),
-        "malformed",
-    );
-    let mut b = body();
     b.set("created_at", C::Null);
     g.invalid(
         "malformed",
@@ -2229,8 +2385,45 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
     g.invalid(
         "malformed",
         "rating-256",
-        "A review rating of 256, out of range for the field (0 to 255) before its own 1-to-5 rule applies.",
+        "A review rating of 256, out of range for the field (a uint8) before its own 1-to-5 rule applies.",
         seal_c(&b, DANI),
+        "malformed",
+    );
+    let mut b = C::body(&review_body);
+    b.get("payload").set("rating", C::Wide(5, 2));
+    g.invalid(
+        "malformed",
+        "rating-5-two-byte-argument",
+        "A review rating of 5 written with a two-byte argument (19 0005). Not non_canonical: a uint8 field takes at most a one-byte argument, so the head itself does not fit the field.",
+        seal_c(&b, DANI),
+        "malformed",
+    );
+    let order_body = w.jam_order.body().clone();
+    let mut b = C::body(&order_body);
+    b.get("payload").set("quantity", C::Wide(2, 8));
+    g.invalid(
+        "malformed",
+        "quantity-eight-byte-argument",
+        "An order's quantity 2 written with an eight-byte argument (1b 0000000000000002). Not non_canonical: a uint32 field takes at most a four-byte argument.",
+        seal_c(&b, DANI),
+        "malformed",
+    );
+    let mut b = C::body(&reaction);
+    let mut wide_tag = vec![0xd9, 0x00, 0x2a];
+    wide_tag
+        .extend_from_slice(&C::Bytes([&[0u8][..], &w.ana_post.id().to_bytes()].concat()).encode());
+    b.set(
+        "refs",
+        C::Array(vec![C::Map(vec![
+            ("rel".into(), C::Text("target".into())),
+            ("event".into(), C::Raw(wide_tag)),
+        ])]),
+    );
+    g.invalid(
+        "malformed",
+        "cid-tag-two-byte-head",
+        "A reaction whose `target` link has tag 42 written with a two-byte argument (d9 002a) instead of d8 2a. Not non_canonical: a link must start d8 2a, and anything else is not a link.",
+        seal_c(&b, BEN),
         "malformed",
     );
 
@@ -2294,7 +2487,6 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         same,
         "created_at already takes 8 bytes; this shape is the canonical one"
     );
-    let order_body = w.jam_order.body().clone();
     let mut b = C::body(&order_body);
     b.get("payload").set("quantity", C::Wide(2, 4));
     g.invalid(
@@ -2395,16 +2587,99 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         seal_c(&b, BEN),
         "non_canonical",
     );
+    let mut b = body();
+    b.get("payload")
+        .entries()
+        .push(("text".into(), C::Text("hello, world".into())));
+    g.invalid(
+        "non_canonical",
+        "payload-duplicate-key",
+        "A post payload with `text` twice: a repeated key, in any map, is not canonical.",
+        seal_c(&b, BEN),
+        "non_canonical",
+    );
+    let mut b = body();
+    let kind = b.get("kind").clone();
+    b.entries().insert(1, ("kind".into(), kind));
+    g.invalid(
+        "non_canonical",
+        "duplicate-kind-key",
+        "The body's `kind` twice in a row, both `post`.",
+        seal_c(&b, BEN),
+        "non_canonical",
+    );
     let b = match body() {
         C::Map(e) => C::IndefMap(e),
         _ => unreachable!(),
     };
     g.invalid(
-        "malformed",
+        "non_canonical",
         "indefinite-length-map",
-        "The body map with an indefinite length (0xbf … 0xff), which DAG-CBOR does not allow at all.",
+        "The body map with an indefinite length (bf … ff).",
         seal_c(&b, BEN),
-        "malformed",
+        "non_canonical",
+    );
+    let mut b = body();
+    let tags = match b.get("payload").get("tags") {
+        C::Array(items) => items.clone(),
+        other => panic!("tags: {other:?}"),
+    };
+    let mut indef = vec![0x9f];
+    tags.iter().for_each(|t| t.write(&mut indef));
+    indef.push(0xff);
+    b.get("payload").set("tags", C::Raw(indef));
+    g.invalid(
+        "non_canonical",
+        "indefinite-length-array",
+        "A post's `tags` as an indefinite-length array (9f … ff).",
+        seal_c(&b, BEN),
+        "non_canonical",
+    );
+    let mut wide_map = body().encode();
+    assert_eq!(wide_map[0], 0xa5);
+    wide_map.splice(0..1, [0xb8, 0x05]);
+    g.invalid(
+        "non_canonical",
+        "non-minimal-map-length",
+        "The body map's length 5 written with a one-byte argument (b8 05) instead of a5.",
+        seal(&wide_map, BEN),
+        "non_canonical",
+    );
+    let mut b = C::body(&reaction);
+    let mut wide_link = vec![0xd8, 0x2a, 0x59, 0x00, 0x25, 0x00];
+    wide_link.extend_from_slice(&w.ana_post.id().to_bytes());
+    b.set(
+        "refs",
+        C::Array(vec![C::Map(vec![
+            ("rel".into(), C::Text("target".into())),
+            ("event".into(), C::Raw(wide_link)),
+        ])]),
+    );
+    g.invalid(
+        "non_canonical",
+        "non-minimal-cid-length",
+        "A reaction whose `target` link holds its 37 bytes with a two-byte length (59 0025) instead of 58 25.",
+        seal_c(&b, BEN),
+        "non_canonical",
+    );
+    let mut b = body();
+    b.set("kind", C::Text("article".into()));
+    let entries = b.entries();
+    let a = entries
+        .iter()
+        .position(|(k, _)| k == "author")
+        .expect("author");
+    let s = entries
+        .iter()
+        .position(|(k, _)| k == "signer")
+        .expect("signer");
+    entries.swap(a, s);
+    g.invalid(
+        "non_canonical",
+        "unknown-kind-unsorted-keys",
+        "A body of the unknown kind `article` with `signer` before `author`: the decoder meets the unsorted keys before it can report the kind.",
+        seal_c(&b, BEN),
+        "non_canonical",
     );
     g.invalid(
         "non_canonical",
@@ -2426,6 +2701,29 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         "envelope-non-minimal-signature-length",
         "An envelope whose 64-byte signature length is written in two bytes (0x59 0x00 0x40).",
         wide_sig,
+        "non_canonical",
+    );
+    g.invalid(
+        "non_canonical",
+        "envelope-indefinite-length-map",
+        "An envelope map of indefinite length (bf … ff) around a good signature and body.",
+        C::IndefMap(vec![
+            ("sig".into(), C::Bytes(good_sig.to_vec())),
+            ("body".into(), C::Raw(good_body.clone())),
+        ])
+        .encode(),
+        "non_canonical",
+    );
+    g.invalid(
+        "non_canonical",
+        "envelope-repeated-key",
+        "An envelope with `sig` twice (the same signature), then `body`.",
+        C::Map(vec![
+            ("sig".into(), C::Bytes(good_sig.to_vec())),
+            ("sig".into(), C::Bytes(good_sig.to_vec())),
+            ("body".into(), C::Raw(good_body.clone())),
+        ])
+        .encode(),
         "non_canonical",
     );
 
@@ -2455,6 +2753,34 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         "unknown_kind",
         "kind-future-with-unknown-payload",
         "A future kind with a payload of its own: the kind is reported, the payload is not judged.",
+        seal_c(&b, BEN),
+        "unknown_kind",
+    );
+    let mut b = body();
+    b.set("kind", C::Text("poll_v2".into()));
+    b.set(
+        "payload",
+        C::IndefMap(vec![
+            ("z".into(), C::F64(1.5)),
+            ("y".into(), C::Neg(2)),
+            ("x".into(), C::Tag(1, Box::new(C::Wide(7, 8)))),
+            ("w".into(), C::Null),
+        ]),
+    );
+    let mut b = body();
+    b.set("kind", C::Text("article".into()));
+    b.set("refs", C::Array(vec![]));
+    g.invalid(
+        "unknown_kind",
+        "kind-unknown-with-explicit-empty-refs",
+        "A body of the unknown kind `article` with `refs: []`. An empty list written out is caught by the re-encoding comparison, which comes after the kind check (compare unknown-kind-unsorted-keys in non_canonical.json).",
+        seal_c(&b, BEN),
+        "unknown_kind",
+    );
+    g.invalid(
+        "unknown_kind",
+        "kind-future-with-non-dag-cbor-payload",
+        "A future kind whose payload is well-formed CBOR but not canonical DAG-CBOR (indefinite-length map, unsorted keys, a float, a negative integer, tag 1, a non-minimal integer, null): an unknown kind's payload is skipped unread.",
         seal_c(&b, BEN),
         "unknown_kind",
     );
@@ -2533,6 +2859,77 @@ fn encoding_vectors(g: &mut Gen, w: &World) {
         envelope(&malleated, &good_body),
         "sig_invalid",
     );
+
+    // A signer whose 32 bytes are a non-canonical encoding of a large-order point.
+    assert!(PublicKey::from_bytes(NON_CANONICAL_POINT).is_ok());
+    let mut odd_signer = good.body().clone();
+    odd_signer.signer = raw_key(NON_CANONICAL_POINT);
+    g.invalid(
+        "sig_invalid",
+        "signer-non-canonical-encoding",
+        "The signer's bytes are f0 ff…ff 7f, the non-canonical encoding y = p + 3 of a point of large order: a usable key (y is reduced modulo p, as ZIP 215 does), so the signature is checked, and Ben's signature does not verify under it.",
+        seal(&to_canonical(&odd_signer), BEN),
+        "sig_invalid",
+    );
+
+    // key_invalid: the signer's key is no usable key; refused before the signature.
+    let forged = UnsignedEvent::new(
+        raw_key(IDENTITY_POINT),
+        T0 + 5 * MINUTE,
+        post("Anyone could have signed this.", "en"),
+    );
+    let forged_body = to_canonical(&forged);
+    // R = the identity point, S = 0: [8]([S]B − R − [k]A) is the neutral element
+    // for every message when A is the identity point.
+    let mut trivial_sig = [0u8; 64];
+    trivial_sig[0] = 1;
+    let vk = ed25519_consensus::VerificationKey::try_from(IDENTITY_POINT).expect("decompresses");
+    let forged_id = EventId::of_body(&forged_body).to_bytes();
+    assert!(
+        vk.verify(&ed25519_consensus::Signature::from(trivial_sig), &forged_id)
+            .is_ok(),
+        "ZIP 215 alone accepts the trivial signature for the identity point"
+    );
+    g.invalid(
+        "key_invalid",
+        "signer-identity-point-trivial-signature",
+        "Author and signer are the identity point (01 00…00), of small order. The signature (R = 01 00…00, S = 0) satisfies the cofactored ZIP 215 equation for any message, so without the key check anyone could sign for this signer.",
+        envelope(&trivial_sig, &forged_body),
+        "key_invalid",
+    );
+    for (name, description, signer) in [
+        (
+            "signer-order-two-point",
+            "Ana's post with a signer of order 2 (ec ff…ff 7f) and a zero signature: the signer's key is refused before the signature is looked at.",
+            ORDER_TWO_POINT,
+        ),
+        (
+            "signer-order-eight-point",
+            "Ana's post with a signer of order 8 (26e8958f…fc05) and a zero signature.",
+            ORDER_EIGHT_POINT,
+        ),
+        (
+            "signer-not-on-curve",
+            "Ana's post whose signer's bytes decompress to no curve point, with a zero signature.",
+            not_on_curve(),
+        ),
+    ] {
+        let decoded = ed25519_dalek::VerifyingKey::from_bytes(&signer);
+        assert_eq!(
+            decoded.map(|k| k.is_weak()).ok(),
+            (name != "signer-not-on-curve").then_some(true),
+            "{name}"
+        );
+        let ev = UnsignedEvent::new(ana, T0 + 5 * MINUTE, post("¿Quién firma esto?", "es"))
+            .signed_by(raw_key(signer));
+        g.invalid(
+            "key_invalid",
+            name,
+            description,
+            envelope(&[0u8; 64], &to_canonical(&ev)),
+            "key_invalid",
+        );
+    }
 
     // id_mismatch
     g.invalid_with(
@@ -2660,9 +3057,9 @@ fn rule_vectors(g: &mut Gen, w: &World) {
         "text_too_long",
     );
     g.invalid(
-        "text_too_long",
+        "field_invalid",
         "direct-message-ciphertext-over-48k",
-        "A direct message whose ciphertext is 49,153 bytes, one over 48 KiB.",
+        "A direct message whose ciphertext is 49,153 bytes, one over 48 KiB (field_invalid: the ciphertext is bytes, not text).",
         signed(
             &UnsignedEvent::new(
                 pk(ONE_TIME),
@@ -2674,14 +3071,14 @@ fn rule_vectors(g: &mut Gen, w: &World) {
             ),
             ONE_TIME,
         ),
-        "text_too_long",
+        "field_invalid",
     );
     let mut media_alt = image("x.jpg", "image/jpeg", (10, 10), 100, "x");
     media_alt.alt = Some("a".repeat(1_501));
     g.invalid(
-        "text_too_long",
+        "media_invalid",
         "media-alt-too-long",
-        "Alt text of 1,501 bytes (the limit is 1,500).",
+        "Alt text of 1,501 bytes (the limit is 1,500): a fault of the media descriptor, so media_invalid, not text_too_long.",
         signed(
             &with_content(Content {
                 media: vec![media_alt],
@@ -2689,7 +3086,7 @@ fn rule_vectors(g: &mut Gen, w: &World) {
             }),
             ANA,
         ),
-        "text_too_long",
+        "media_invalid",
     );
 
     // too_many_items
@@ -2737,9 +3134,9 @@ fn rule_vectors(g: &mut Gen, w: &World) {
         .map(|i| media_cid(0x55, &format!("thumb{i}")))
         .collect();
     g.invalid(
-        "too_many_items",
+        "media_invalid",
         "media-5-thumbs",
-        "A media descriptor with 5 thumbnails; at most 4.",
+        "A media descriptor with 5 thumbnails; at most 4 (media_invalid, not too_many_items).",
         signed(
             &with_content(Content {
                 media: vec![thumbs],
@@ -2747,7 +3144,7 @@ fn rule_vectors(g: &mut Gen, w: &World) {
             }),
             ANA,
         ),
-        "too_many_items",
+        "media_invalid",
     );
     let mut many_refs = text_post("Hola a todos");
     for n in 11..=139u8 {
@@ -2805,12 +3202,30 @@ fn rule_vectors(g: &mut Gen, w: &World) {
         ),
         "field_invalid",
     );
+    g.invalid(
+        "field_invalid",
+        "profile-link-scheme-only",
+        "A profile link `http://` with nothing after the scheme.",
+        signed(
+            &UnsignedEvent::new(
+                ana,
+                T0,
+                Profile {
+                    name: "Ana".into(),
+                    links: vec!["http://".into()],
+                    ..Profile::default()
+                },
+            ),
+            ANA,
+        ),
+        "field_invalid",
+    );
     let mut alt_empty = image("y.jpg", "image/jpeg", (10, 10), 100, "x");
     alt_empty.alt = Some("  ".into());
     g.invalid(
-        "field_invalid",
+        "media_invalid",
         "media-alt-blank",
-        "Alt text that is only white space (leave `alt` out instead). Reported as field_invalid on `media`, not media_invalid.",
+        "Alt text that is only white space (leave `alt` out instead).",
         signed(
             &with_content(Content {
                 media: vec![alt_empty],
@@ -2818,7 +3233,7 @@ fn rule_vectors(g: &mut Gen, w: &World) {
             }),
             ANA,
         ),
-        "field_invalid",
+        "media_invalid",
     );
 
     g.invalid(
@@ -3452,8 +3867,21 @@ fn kind_vectors(g: &mut Gen, w: &World) {
         "field_invalid",
     );
     g.kind_rule(
+        "listing-no-delivery",
+        "A listing that offers no delivery option (reported on `delivery`).",
+        &UnsignedEvent::new(
+            carla,
+            t,
+            Listing {
+                delivery: vec![],
+                ..listing_payload(w)
+            },
+        ),
+        "field_invalid",
+    );
+    g.kind_rule(
         "listing-no-payment",
-        "A listing that accepts no payment method.",
+        "A listing that accepts no payment method (reported on `payment`).",
         &UnsignedEvent::new(
             carla,
             t,
@@ -4089,6 +4517,26 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Some("state_mismatch"),
     );
 
+    let no_ones_post = sign(
+        UnsignedEvent::new(
+            raw_key(IDENTITY_POINT),
+            T0 + HOUR,
+            post("Who speaks here?", "en"),
+        )
+        .signed_by(ben),
+        BEN,
+    );
+    g.auth(
+        "signer-author-unusable-key",
+        "Ben signs a post whose author is the identity point (01 00…00), which no one can hold: the event is valid (only the signer's key is checked), but no delegation from that author can exist, so it is never authorised.",
+        &no_ones_post,
+        Case::Signer {
+            delegation: None,
+            revocations: vec![],
+        },
+        Some("delegation_missing"),
+    );
+
     // check_delete
     let typo = sign(
         UnsignedEvent::new(ana, T0 + 30 * MINUTE, post("Mañna riego a las 9", "es")),
@@ -4288,6 +4736,284 @@ fn auth_vectors(g: &mut Gen, w: &World) {
             listing: &w.ben_post,
             available: 1,
         },
+        Some("wrong_target_kind"),
+    );
+
+    // check_order against the newest version of the listing.
+    let Payload::Listing(jam_listing) = w.jam.payload() else {
+        unreachable!()
+    };
+    let jam_edit = sign(
+        UnsignedEvent::new(
+            carla,
+            T0 + 10 * DAY,
+            Listing {
+                quantity: 6,
+                delivery: vec![DeliveryOption::Shipping],
+                payment: vec![PaymentMethod::BankTransfer],
+                ..jam_listing.clone()
+            },
+        )
+        .ref_event(Rel::EditOf, w.jam.id()),
+        CARLA,
+    );
+    g.auth(
+        "order-original-against-newest-edit",
+        "Dani's order names the original jam listing; it is judged against the listing's newest version, an edit (6 jars, shipping and bank transfer only), which offers what the order asks.",
+        &w.jam_order,
+        Case::Order {
+            listing: &jam_edit,
+            available: 6,
+        },
+        None,
+    );
+    let jam_pickup = sign(
+        UnsignedEvent::new(
+            dani,
+            T0 + 11 * DAY,
+            Order {
+                quantity: 1,
+                delivery: DeliveryOption::Pickup,
+                payment: PaymentMethod::BankTransfer,
+            },
+        )
+        .ref_event(Rel::Listing, w.jam.id())
+        .ref_identity(Rel::Seller, carla),
+        DANI,
+    );
+    g.auth(
+        "order-option-dropped-by-edit",
+        "An order for pickup naming the original jam listing, whose newest edit offers shipping only: the original's options no longer count.",
+        &jam_pickup,
+        Case::Order {
+            listing: &jam_edit,
+            available: 6,
+        },
+        Some("listing_unavailable"),
+    );
+    g.auth(
+        "order-original-newest-withdrawn",
+        "Dani's order names the original jam listing, whose newest version is the withdrawn edit.",
+        &w.jam_order,
+        Case::Order {
+            listing: &w.jam_withdrawn,
+            available: 12,
+        },
+        Some("listing_unavailable"),
+    );
+    let edit_order = sign(
+        UnsignedEvent::new(
+            dani,
+            T0 + 11 * DAY,
+            Order {
+                quantity: 6,
+                delivery: DeliveryOption::Shipping,
+                payment: PaymentMethod::BankTransfer,
+            },
+        )
+        .ref_event(Rel::Listing, jam_edit.id())
+        .ref_identity(Rel::Seller, carla),
+        DANI,
+    );
+    g.auth(
+        "order-names-newest-edit",
+        "An order that names the edit which is the listing's newest version, for all 6 jars it offers.",
+        &edit_order,
+        Case::Order {
+            listing: &jam_edit,
+            available: 6,
+        },
+        None,
+    );
+    g.auth(
+        "order-names-superseded-edit",
+        "An order that names an edit which a later edit (the withdrawal) superseded. check_order sees neither the original's id nor the version passed, and refuses with state_mismatch; orders SHOULD name the original.",
+        &edit_order,
+        Case::Order {
+            listing: &w.jam_withdrawn,
+            available: 6,
+        },
+        Some("state_mismatch"),
+    );
+    let Payload::Listing(bike_listing) = w.bike.payload() else {
+        unreachable!()
+    };
+    let bike_expires = bike_listing
+        .expires_at
+        .expect("the bicycle listing expires");
+    let bike_order_at = |at: u64| {
+        sign(
+            UnsignedEvent::new(
+                dani,
+                at,
+                Order {
+                    quantity: 1,
+                    delivery: DeliveryOption::Pickup,
+                    payment: PaymentMethod::CashOnPickup,
+                },
+            )
+            .ref_event(Rel::Listing, w.bike.id())
+            .ref_identity(Rel::Seller, carla),
+            DANI,
+        )
+    };
+    g.auth(
+        "order-just-before-expiry",
+        "An order for the bicycle created 1 ms before the listing's expires_at.",
+        &bike_order_at(bike_expires - 1),
+        Case::Order {
+            listing: &w.bike,
+            available: 1,
+        },
+        None,
+    );
+    g.auth(
+        "order-at-expiry",
+        "An order for the bicycle created exactly at the listing's expires_at: the listing has lapsed.",
+        &bike_order_at(bike_expires),
+        Case::Order {
+            listing: &w.bike,
+            available: 1,
+        },
+        Some("listing_unavailable"),
+    );
+
+    // check_edit
+    fn edit(original: &Event) -> Case<'_> {
+        Case::Edit { original }
+    }
+    g.auth(
+        "edit-listing-by-its-author",
+        "Carla's withdrawal of the jam listing: a listing, by the original's author, `edit_of` the original.",
+        &w.jam_withdrawn,
+        edit(&w.jam),
+        None,
+    );
+    g.auth(
+        "edit-community-by-owner",
+        "Ana's edit of her community.",
+        &w.community_edit,
+        edit(&w.community),
+        None,
+    );
+    let Payload::CalendarEvent(planting) = w.calendar.payload() else {
+        unreachable!()
+    };
+    let calendar_edit = sign(
+        UnsignedEvent::new(
+            ana,
+            T0 + 3 * DAY,
+            CalendarEvent {
+                starts_at: planting.starts_at + HOUR,
+                ends_at: planting.ends_at.map(|t| t + HOUR),
+                ..planting.clone()
+            },
+        )
+        .ref_event(Rel::Community, w.community.id())
+        .ref_event(Rel::EditOf, w.calendar.id()),
+        ANA,
+    );
+    g.auth(
+        "edit-calendar-event-by-its-author",
+        "Ana moves the planting day an hour later.",
+        &calendar_edit,
+        edit(&w.calendar),
+        None,
+    );
+    let dani_edit = sign(
+        UnsignedEvent::new(
+            dani,
+            T0 + 3 * DAY,
+            Listing {
+                quantity: 0,
+                ..jam_listing.clone()
+            },
+        )
+        .ref_event(Rel::EditOf, w.jam.id()),
+        DANI,
+    );
+    g.auth(
+        "edit-listing-by-someone-else",
+        "Dani publishes an `edit_of` Carla's jam listing that sets its stock to 0.",
+        &dani_edit,
+        edit(&w.jam),
+        Some("not_author"),
+    );
+    let gabi_edit_of_community = sign(
+        UnsignedEvent::new(
+            pk(GABI),
+            T0 + 3 * DAY,
+            match w.community_edit.payload() {
+                Payload::Community(c) => c.clone(),
+                _ => unreachable!(),
+            },
+        )
+        .ref_event(Rel::EditOf, w.community.id()),
+        GABI,
+    );
+    g.auth(
+        "edit-community-by-admin",
+        "Gabi, an admin, edits Ana's community: only the owner edits (check_community_action says community_role for the same event).",
+        &gabi_edit_of_community,
+        edit(&w.community),
+        Some("not_author"),
+    );
+    let edit_of_edit = sign(
+        UnsignedEvent::new(
+            carla,
+            T0 + 12 * DAY,
+            Listing {
+                quantity: 4,
+                delivery: vec![DeliveryOption::Shipping],
+                payment: vec![PaymentMethod::BankTransfer],
+                ..jam_listing.clone()
+            },
+        )
+        .ref_event(Rel::EditOf, jam_edit.id()),
+        CARLA,
+    );
+    g.auth(
+        "edit-of-an-edit",
+        "Carla's edit names her earlier edit instead of the original: edits always point at the original.",
+        &edit_of_edit,
+        edit(&jam_edit),
+        Some("state_mismatch"),
+    );
+    g.auth(
+        "edit-other-original-passed",
+        "The caller passes the bicycle listing as the original of an edit of the jam listing.",
+        &w.jam_withdrawn,
+        edit(&w.bike),
+        Some("state_mismatch"),
+    );
+    g.auth(
+        "edit-not-an-edit",
+        "The original jam listing checked as an edit of itself: it has no `edit_of`.",
+        &w.jam,
+        edit(&w.jam),
+        Some("state_mismatch"),
+    );
+    let calendar_over_listing = sign(
+        UnsignedEvent::new(
+            carla,
+            T0 + 3 * DAY,
+            CalendarEvent {
+                title: "Recogida de bicicletas".into(),
+                description: String::new(),
+                starts_at: T0 + 5 * DAY,
+                ends_at: None,
+                location: None,
+                url: None,
+            },
+        )
+        .ref_event(Rel::EditOf, w.bike.id()),
+        CARLA,
+    );
+    g.auth(
+        "edit-of-another-kind",
+        "A calendar event by Carla whose `edit_of` names her bicycle listing.",
+        &calendar_over_listing,
+        edit(&w.bike),
         Some("wrong_target_kind"),
     );
 
@@ -4992,7 +5718,35 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         "A transfer in a community that runs no currency.",
         &transfer(ANA, book_club),
         club(with_role(Role::Member)),
-        Some("state_mismatch"),
+        Some("no_currency"),
+    );
+    let banned = Standing {
+        joined: true,
+        role: None,
+        banned: true,
+    };
+    let membership = |by: u8, action: MembershipAction| {
+        sign(
+            in_community(
+                UnsignedEvent::new(pk(by), T0 + 9 * HOUR, Membership { action }),
+                community,
+            ),
+            by,
+        )
+    };
+    g.auth(
+        "community-banned-leaves",
+        "Fran, banned, leaves the community: leaving is always allowed.",
+        &membership(FRAN, MembershipAction::Leave),
+        cc(banned, none),
+        None,
+    );
+    g.auth(
+        "community-banned-joins",
+        "Fran, banned, publishes a join.",
+        &membership(FRAN, MembershipAction::Join),
+        cc(banned, none),
+        Some("community_role"),
     );
     g.auth(
         "community-other-community-passed",
@@ -5120,6 +5874,47 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         rk(Rel::Story, &w.ana_post),
         Some("wrong_target_kind"),
     );
+    let second_story = sign(
+        UnsignedEvent::new(
+            ana,
+            T0 + 5 * HOUR,
+            Story {
+                text: "Primeras flores del tomate".into(),
+                media: None,
+                expires_at: T0 + 10 * HOUR,
+            },
+        ),
+        ANA,
+    );
+    let two_stories = |second: &Event| {
+        sign(
+            UnsignedEvent::new(
+                ana,
+                T0 + 6 * HOUR,
+                Highlight {
+                    name: "Huerta".into(),
+                    media: vec![image("h2.jpg", "image/jpeg", (100, 100), 1_000, "foto")],
+                },
+            )
+            .ref_event(Rel::Story, w.story.id())
+            .ref_event(Rel::Story, second.id()),
+            ANA,
+        )
+    };
+    g.auth(
+        "ref-highlight-second-story",
+        "A highlight that keeps two stories, checked against its second `story` reference: any reference with the relation counts, not only the first.",
+        &two_stories(&second_story),
+        rk(Rel::Story, &second_story),
+        None,
+    );
+    g.auth(
+        "ref-highlight-second-story-is-post",
+        "A highlight whose second `story` reference names a post.",
+        &two_stories(&w.ben_post),
+        rk(Rel::Story, &w.ben_post),
+        Some("wrong_target_kind"),
+    );
     let post_in_post = sign(
         UnsignedEvent::new(ana, T0 + HOUR, post("Hola", "es"))
             .ref_event(Rel::Community, w.ben_post.id()),
@@ -5155,5 +5950,286 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         &w.reply,
         rk(Rel::Parent, &w.ben_post),
         Some("state_mismatch"),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Text forms of keys.
+
+/// The bech32 alphabet.
+const BECH32_CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+/// The checksum constant of bech32m (BIP-350).
+const BECH32M_CONST: u32 = 0x2bc8_30a3;
+/// The checksum constant of the original bech32 (BIP-173).
+const BECH32_CONST: u32 = 1;
+
+fn bech32_polymod(values: &[u8]) -> u32 {
+    const GEN: [u32; 5] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+    let mut chk = 1u32;
+    for &v in values {
+        let top = chk >> 25;
+        chk = ((chk & 0x1ff_ffff) << 5) ^ u32::from(v);
+        for (i, g) in GEN.iter().enumerate() {
+            if (top >> i) & 1 == 1 {
+                chk ^= g;
+            }
+        }
+    }
+    chk
+}
+
+/// Regroups bytes into 5-bit groups, most significant bit first; the unused
+/// low bits of the last group are set to `padding`.
+fn five_bit_groups(bytes: &[u8], padding: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(((acc >> bits) & 31) as u8);
+        }
+    }
+    if bits > 0 {
+        let spare = 5 - bits;
+        assert!(
+            u32::from(padding) < (1 << spare),
+            "padding fits the spare bits"
+        );
+        out.push((((acc << spare) & 31) as u8) | padding);
+    }
+    out
+}
+
+/// A bech32-family string over 5-bit groups, with the given checksum constant.
+fn bech32_string(hrp: &str, groups: &[u8], constant: u32) -> String {
+    let mut values: Vec<u8> = hrp.bytes().map(|c| c >> 5).collect();
+    values.push(0);
+    values.extend(hrp.bytes().map(|c| c & 31));
+    values.extend_from_slice(groups);
+    values.extend_from_slice(&[0; 6]);
+    let pm = bech32_polymod(&values) ^ constant;
+    let mut out = format!("{hrp}1");
+    for &g in groups {
+        out.push(BECH32_CHARSET[usize::from(g)] as char);
+    }
+    for i in 0..6 {
+        out.push(BECH32_CHARSET[((pm >> (5 * (5 - i))) & 31) as usize] as char);
+    }
+    out
+}
+
+fn text_vectors(g: &mut Gen) {
+    let ana = pk(ANA);
+    let ana_bytes = *ana.as_bytes();
+    let ana_text = ana.to_text();
+    let bech32m =
+        |hrp: &str, bytes: &[u8]| bech32_string(hrp, &five_bit_groups(bytes, 0), BECH32M_CONST);
+    assert_eq!(
+        bech32m("kith", &ana_bytes),
+        ana_text,
+        "the writer here is bech32m"
+    );
+    let pub_ok = |g: &mut Gen, name: &str, description: &str, text: &str, bytes: [u8; 32]| {
+        g.text(name, description, "public_key", text, Ok(bytes));
+    };
+    let pub_err = |g: &mut Gen, name: &str, description: &str, text: &str, code: &str| {
+        g.text(name, description, "public_key", text, Err(code));
+    };
+
+    // Accepted.
+    pub_ok(
+        g,
+        "public-key-lower-case",
+        "Ana's public key in its one canonical spelling: 63 characters, lower case.",
+        &ana_text,
+        ana_bytes,
+    );
+    pub_ok(
+        g,
+        "public-key-upper-case",
+        "The same key in upper case (for QR codes): accepted, the same key.",
+        &ana_text.to_uppercase(),
+        ana_bytes,
+    );
+    pub_ok(
+        g,
+        "public-key-surrounding-white-space",
+        "The key with a leading space and a trailing newline, which are ignored.",
+        &format!(" {ana_text}\n"),
+        ana_bytes,
+    );
+    pub_ok(
+        g,
+        "public-key-non-canonical-point",
+        "The bytes f0 ff…ff 7f: y = p + 3, a non-canonical encoding of a point of large order. It decompresses (y is reduced modulo p), so it is a usable key, distinct from the canonical encoding of the same point.",
+        &bech32m("kith", &NON_CANONICAL_POINT),
+        NON_CANONICAL_POINT,
+    );
+
+    // `events.md` § Usable keys lists the non-canonical encodings (y = p + k,
+    // either sign) that are usable keys; keep the list honest.
+    let usable_k: BTreeSet<u8> = (0u8..19)
+        .filter(|&k| {
+            let usable = |top: u8| {
+                let mut b = [0xffu8; 32];
+                b[0] = 0xed + k;
+                b[31] = top;
+                PublicKey::from_bytes(b).is_ok()
+            };
+            let (plain, signed) = (usable(0x7f), usable(0xff));
+            assert_eq!(plain, signed, "y = p + {k}: both signs alike");
+            plain
+        })
+        .collect();
+    assert_eq!(
+        usable_k,
+        BTreeSet::from([3, 4, 5, 6, 9, 10, 14, 15, 16, 18]),
+        "usable non-canonical encodings"
+    );
+
+    // Refused: the text.
+    let mut mixed = ana_text.clone();
+    mixed.replace_range(10..11, &ana_text[10..11].to_uppercase());
+    assert_ne!(mixed, ana_text);
+    pub_err(
+        g,
+        "public-key-mixed-case",
+        "Ana's key with one character in upper case: bech32 strings are all lower or all upper case.",
+        &mixed,
+        "key_malformed",
+    );
+    let mut typo: Vec<char> = ana_text.chars().collect();
+    typo[20] = if typo[20] == 'q' { 'p' } else { 'q' };
+    pub_err(
+        g,
+        "public-key-one-character-changed",
+        "Ana's key with its 21st character changed: the checksum fails.",
+        &typo.into_iter().collect::<String>(),
+        "key_malformed",
+    );
+    pub_err(
+        g,
+        "public-key-bech32-checksum",
+        "Ana's key bytes with a bech32 (BIP-173) checksum instead of a bech32m one.",
+        &bech32_string("kith", &five_bit_groups(&ana_bytes, 0), BECH32_CONST),
+        "key_malformed",
+    );
+    for (padding, name) in [
+        (1u8, "public-key-padding-bit-set"),
+        (8, "public-key-high-padding-bit-set"),
+    ] {
+        pub_err(
+            g,
+            name,
+            &format!(
+                "Ana's key bytes with the four padding bits of the last 5-bit group set to {padding:04b} and a correct bech32m checksum: the same bytes, but not the one spelling of the key."
+            ),
+            &bech32_string("kith", &five_bit_groups(&ana_bytes, padding), BECH32M_CONST),
+            "key_malformed",
+        );
+    }
+    pub_err(
+        g,
+        "public-key-wrong-prefix",
+        "Ana's key bytes with the prefix `npub`.",
+        &bech32m("npub", &ana_bytes),
+        "key_malformed",
+    );
+    pub_err(
+        g,
+        "public-key-secret-prefix",
+        "Ana's secret seed (`kithsecret1…`) where a public key is expected.",
+        &key(ANA).secret_to_text(),
+        "key_malformed",
+    );
+    pub_err(
+        g,
+        "public-key-31-bytes",
+        "A valid bech32m string with prefix `kith` over 31 bytes.",
+        &bech32m("kith", &ana_bytes[..31]),
+        "key_malformed",
+    );
+    pub_err(
+        g,
+        "public-key-33-bytes",
+        "A valid bech32m string with prefix `kith` over 33 bytes.",
+        &bech32m("kith", &[&ana_bytes[..], &[0]].concat()),
+        "key_malformed",
+    );
+    pub_err(
+        g,
+        "public-key-empty",
+        "The empty string.",
+        "",
+        "key_malformed",
+    );
+
+    // Refused: the key.
+    pub_err(
+        g,
+        "public-key-identity-point",
+        "The text form of 01 00…00, the identity point (small order): well written, but no usable key.",
+        &bech32m("kith", &IDENTITY_POINT),
+        "key_invalid",
+    );
+    pub_err(
+        g,
+        "public-key-order-eight-point",
+        "The text form of a point of order 8.",
+        &bech32m("kith", &ORDER_EIGHT_POINT),
+        "key_invalid",
+    );
+    let off_curve = not_on_curve();
+    pub_err(
+        g,
+        "public-key-not-on-curve",
+        &format!(
+            "The text form of {}: 32 bytes that decompress to no curve point.",
+            hex(&off_curve)
+        ),
+        &bech32m("kith", &off_curve),
+        "key_invalid",
+    );
+
+    // Secret keys.
+    let seed = seed(ANA);
+    let secret_text = key(ANA).secret_to_text().to_string();
+    assert_eq!(bech32m("kithsecret", &seed), secret_text);
+    g.text(
+        "secret-key",
+        "The secret of the seed 01 × 32 (Ana's): 69 characters with prefix `kithsecret`.",
+        "secret_key",
+        &secret_text,
+        Ok(seed),
+    );
+    g.text(
+        "secret-key-upper-case",
+        "The same secret in upper case.",
+        "secret_key",
+        &secret_text.to_uppercase(),
+        Ok(seed),
+    );
+    g.text(
+        "secret-key-public-prefix",
+        "Ana's public key where a secret is expected.",
+        "secret_key",
+        &ana_text,
+        Err("key_malformed"),
+    );
+    g.text(
+        "secret-key-padding-bit-set",
+        "The seed 01 × 32 with a padding bit set and a correct checksum.",
+        "secret_key",
+        &bech32_string("kithsecret", &five_bit_groups(&seed, 1), BECH32M_CONST),
+        Err("key_malformed"),
+    );
+    g.text(
+        "secret-key-16-bytes",
+        "A valid bech32m string with prefix `kithsecret` over 16 bytes.",
+        "secret_key",
+        &bech32m("kithsecret", &seed[..16]),
+        Err("key_malformed"),
     );
 }

@@ -8,6 +8,10 @@
 //! ```
 //!
 //! and review the diff as the format change it is.
+//!
+//! Directories: `valid/` (events to accept, byte for byte), `invalid/`
+//! (envelopes to refuse, with the code), `auth/` (the stateful rules) and
+//! `text/` (text forms of keys).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -17,8 +21,8 @@ use ipld_core::ipld::Ipld;
 use kith_protocol::auth::{self, CommunityState, Standing};
 use kith_protocol::kinds::{Role, TradeState};
 use kith_protocol::{
-    AuthError, DEFAULT_MAX_FUTURE_SKEW_MS, Event, EventError, EventId, Keypair, Kind, Payload, Rel,
-    Unverified,
+    AuthError, DEFAULT_MAX_FUTURE_SKEW_MS, Event, EventError, EventId, KeyError, Keypair, Kind,
+    Payload, PublicKey, Rel, Unverified,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -30,6 +34,7 @@ const EVENT_ERROR_CODES: &[&str] = &[
     "malformed",
     "non_canonical",
     "unknown_kind",
+    "key_invalid",
     "sig_invalid",
     "id_mismatch",
     "clock_skew",
@@ -59,6 +64,7 @@ const AUTH_ERROR_CODES: &[&str] = &[
     "listing_unavailable",
     "review_without_trade",
     "community_role",
+    "no_currency",
     "wrong_target_kind",
     "vote_invalid",
     "state_mismatch",
@@ -110,6 +116,18 @@ struct AuthVector {
     new_state: Option<String>,
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextVector {
+    name: String,
+    description: String,
+    form: String,
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bytes_hex: Option<String>,
+    error: Option<String>,
+}
+
 /// The inputs of an auth vector; which are present depends on the rule.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +147,7 @@ struct Inputs {
     subject: Option<StandingJson>,
     rel: Option<Rel>,
     referenced_hex: Option<String>,
+    original_hex: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -220,6 +239,17 @@ fn all_invalid() -> Vec<(String, InvalidVector)> {
         .collect()
 }
 
+fn all_text() -> Vec<(String, TextVector)> {
+    files("text")
+        .into_iter()
+        .flat_map(|(file, path)| {
+            load::<TextVector>(&path)
+                .into_iter()
+                .map(move |v| (file.clone(), v))
+        })
+        .collect()
+}
+
 fn all_auth() -> Vec<(String, AuthVector)> {
     files("auth")
         .into_iter()
@@ -305,27 +335,34 @@ fn valid_vectors_decode_verify_and_reencode() {
 }
 
 /// Batch verification agrees with single verification on every vector that
-/// decodes: valid ones pass, the `sig_invalid` ones are the culprits.
+/// decodes: valid ones pass, the `key_invalid` and `sig_invalid` ones are the
+/// culprits, each with its own code.
 #[test]
 fn batch_verification_agrees() {
     let mut batch = Vec::new();
-    let mut expect_ok = Vec::new();
+    let mut expected = Vec::new();
     for (_, v) in all_valid() {
         batch.push(Unverified::decode(&unhex(&v.envelope_hex)).unwrap());
-        expect_ok.push(true);
+        expected.push(None);
     }
     for (_, v) in all_invalid() {
-        if v.error == "sig_invalid" {
+        if v.error == "sig_invalid" || v.error == "key_invalid" {
             batch.push(Unverified::decode(&unhex(&v.envelope_hex)).unwrap());
-            expect_ok.push(false);
+            expected.push(Some(v.error.clone()));
         }
     }
+    assert!(expected.iter().any(|e| e.as_deref() == Some("key_invalid")));
+    let singles: Vec<_> = batch.iter().cloned().map(Unverified::verify).collect();
     let results = kith_protocol::verify_batch(batch);
-    for (result, ok) in results.iter().zip(&expect_ok) {
-        assert_eq!(result.is_ok(), *ok, "{result:?}");
-        if let Err(e) = result {
-            assert_eq!(e.code(), "sig_invalid");
-        }
+    assert_eq!(results.len(), expected.len());
+    for ((result, single), code) in results.iter().zip(&singles).zip(&expected) {
+        let found = result.as_ref().err().map(EventError::code);
+        assert_eq!(found, code.as_deref(), "{result:?}");
+        assert_eq!(
+            single.as_ref().err().map(EventError::code),
+            found,
+            "single and batch verification disagree"
+        );
     }
 }
 
@@ -380,9 +417,10 @@ fn kind_vectors_name_their_kind() {
 }
 
 /// Each invalid vector breaks one rule only: unless the fault is the
-/// signature itself, the envelope carries a good signature by the signer its
-/// body names, over the id of its body bytes. (Checked wherever the envelope
-/// has the canonical header and the body names a signer.)
+/// signature itself or the signer's key, the envelope carries a good
+/// signature by the signer its body names, over the id of its body bytes.
+/// (Checked wherever the envelope has the canonical header and the body
+/// decodes as DAG-CBOR and names a signer.)
 #[test]
 fn invalid_vectors_are_otherwise_well_signed() {
     use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -393,7 +431,7 @@ fn invalid_vectors_are_otherwise_well_signed() {
         let header_ok = bytes.len() > ENVELOPE_HEADER_LEN
             && bytes[..7] == [0xa2, 0x63, b's', b'i', b'g', 0x58, 0x40]
             && bytes[71..ENVELOPE_HEADER_LEN] == [0x64, b'b', b'o', b'd', b'y'];
-        if v.error == "sig_invalid" || !header_ok {
+        if v.error == "sig_invalid" || v.error == "key_invalid" || !header_ok {
             continue;
         }
         let body = &bytes[ENVELOPE_HEADER_LEN..];
@@ -491,6 +529,10 @@ fn run_rule(v: &AuthVector) -> Result<Option<TradeState>, AuthError> {
             let referenced = event(&i.referenced_hex.unwrap_or_else(|| need("referenced_hex")));
             auth::check_ref_kind(&ev, rel, &referenced).map(|()| None)
         }
+        "check_edit" => {
+            let original = event(&i.original_hex.unwrap_or_else(|| need("original_hex")));
+            auth::check_edit(&ev, &original).map(|()| None)
+        }
         other => panic!("auth `{}`: unknown rule `{other}`", v.name),
     }
 }
@@ -508,6 +550,48 @@ fn auth_vectors_give_their_outcome() {
     }
 }
 
+/// What a parser makes of a key's text form: the bytes, or the error code.
+fn parse_key_text(v: &TextVector) -> Result<[u8; 32], KeyError> {
+    match v.form.as_str() {
+        "public_key" => v.text.parse::<PublicKey>().map(|k| *k.as_bytes()),
+        "secret_key" => Keypair::secret_from_text(&v.text).map(|k| *k.seed()),
+        other => panic!("text `{}`: unknown form `{other}`", v.name),
+    }
+}
+
+#[test]
+fn text_vectors_parse_as_expected() {
+    let all = all_text();
+    for (file, v) in &all {
+        let ctx = format!("text/{file}.json `{}`", v.name);
+        assert_eq!(file, "keys", "{ctx}: unknown text vector file");
+        let outcome = parse_key_text(v);
+        match (&outcome, &v.error, &v.bytes_hex) {
+            (Ok(bytes), None, Some(expected)) => {
+                assert_eq!(hex::encode(bytes), *expected, "{ctx}: bytes");
+                // Accepted text is the one spelling of those bytes, up to
+                // case and surrounding white space.
+                let again = match v.form.as_str() {
+                    "public_key" => PublicKey::from_bytes(*bytes).unwrap().to_text(),
+                    _ => Keypair::from_seed(bytes)
+                        .unwrap()
+                        .secret_to_text()
+                        .to_string(),
+                };
+                assert_eq!(again, v.text.trim().to_lowercase(), "{ctx}: spelling");
+            }
+            (Err(e), Some(code), None) => assert_eq!(e.code(), code, "{ctx}: {e}"),
+            _ => panic!("{ctx}: got {outcome:?}, expected {:?}", v.error),
+        }
+    }
+    for code in [None, Some("key_malformed"), Some("key_invalid")] {
+        assert!(
+            all.iter().any(|(_, v)| v.error.as_deref() == code),
+            "no text vector with outcome {code:?}"
+        );
+    }
+}
+
 #[test]
 fn vector_names_are_unique() {
     let mut names = BTreeSet::new();
@@ -515,7 +599,8 @@ fn vector_names_are_unique() {
         .into_iter()
         .map(|(_, v)| v.name)
         .chain(all_invalid().into_iter().map(|(_, v)| v.name))
-        .chain(all_auth().into_iter().map(|(_, v)| v.name));
+        .chain(all_auth().into_iter().map(|(_, v)| v.name))
+        .chain(all_text().into_iter().map(|(_, v)| v.name));
     for name in all {
         assert!(
             names.insert(name.clone()),
