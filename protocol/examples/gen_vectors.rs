@@ -4685,12 +4685,12 @@ fn auth_vectors(g: &mut Gen, w: &World) {
     );
     g.auth(
         "order-on-withdrawn-listing",
-        "An order that references the withdrawn edit of the jam listing.",
+        "An order that names the jam listing, whose newest version withdraws it.",
         &bike_order(
             DeliveryOption::Pickup,
             PaymentMethod::BankTransfer,
             carla,
-            &w.jam_withdrawn,
+            &w.jam,
         ),
         Case::Order {
             listing: &w.jam_withdrawn,
@@ -4817,17 +4817,17 @@ fn auth_vectors(g: &mut Gen, w: &World) {
     );
     g.auth(
         "order-names-newest-edit",
-        "An order that names the edit which is the listing's newest version, for all 6 jars it offers.",
+        "An order that names the listing's newest edit instead of the listing's original event. Orders name the original (the listing's id), so the verdict never depends on which edits a node has seen.",
         &edit_order,
         Case::Order {
             listing: &jam_edit,
             available: 6,
         },
-        None,
+        Some("not_original"),
     );
     g.auth(
         "order-names-superseded-edit",
-        "An order that names an edit which a later edit (the withdrawal) superseded. check_order sees neither the original's id nor the version passed, and refuses with state_mismatch; orders SHOULD name the original.",
+        "The caller passes a listing version other than the one the order names (here a later edit, while the order names an earlier edit): a caller error, state_mismatch. A node first sees that the named listing is an edit and refuses with not_original.",
         &edit_order,
         Case::Order {
             listing: &w.jam_withdrawn,
@@ -4977,7 +4977,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         "Carla's edit names her earlier edit instead of the original: edits always point at the original.",
         &edit_of_edit,
         edit(&jam_edit),
-        Some("state_mismatch"),
+        Some("not_original"),
     );
     g.auth(
         "edit-other-original-passed",

@@ -156,9 +156,7 @@ pub fn check_edit(edit: &Event, original: &Event) -> Result<(), AuthError> {
     require_ref(edit, Rel::EditOf, original.id(), "edit of another event")?;
     require_kind(original, edit.kind())?;
     if original.event_ref(Rel::EditOf).is_some() {
-        return Err(AuthError::StateMismatch(
-            "edits point at the original, not at an edit",
-        ));
+        return Err(AuthError::NotOriginal);
     }
     if original.author() != edit.author() {
         return Err(AuthError::NotAuthor);
@@ -171,16 +169,19 @@ pub fn check_edit(edit: &Event, original: &Event) -> Result<(), AuthError> {
 /// order names, and `available` the units the seller's node has left (fewer
 /// than the listing's quantity once other orders were accepted).
 ///
-/// The order must name the seller, come before the listing expires, ask for
-/// no more than is available, and choose a delivery option and payment
-/// method the listing offers; a withdrawn listing takes no orders.
+/// The order must name the listing's original event (the listing's id; an
+/// order naming an edit is `not_original`, whatever edits a node has seen),
+/// name the seller, come before the listing expires, ask for no more than is
+/// available, and choose a delivery option and payment method the listing
+/// offers; a withdrawn listing takes no orders.
 pub fn check_order(order: &Event, listing: &Event, available: u32) -> Result<(), AuthError> {
     require_kind(order, Kind::Order)?;
     require_kind(listing, Kind::Listing)?;
     let original = listing.event_ref(Rel::EditOf).unwrap_or(listing.id());
-    let named = order.event_ref(Rel::Listing);
-    if named != Some(original) && named != Some(listing.id()) {
-        return Err(AuthError::StateMismatch("listing is not the ordered one"));
+    match order.event_ref(Rel::Listing) {
+        Some(named) if named == original => {}
+        Some(named) if named == listing.id() => return Err(AuthError::NotOriginal),
+        _ => return Err(AuthError::StateMismatch("listing is not the ordered one")),
     }
     let (Payload::Order(o), Payload::Listing(l)) = (order.payload(), listing.payload()) else {
         return Err(AuthError::StateMismatch("order or listing payload"));

@@ -170,7 +170,11 @@ pub enum AuthError {
     /// Events of this kind are permanent records and cannot be deleted.
     #[error("`{0}` events cannot be deleted")]
     NotDeletable(Kind),
-    /// Only the author of an event may delete it.
+    /// A reference that must name an original event names an edit of it
+    /// (orders name the listing's original; edits point at the original).
+    #[error("this reference must name the original event, not an edit")]
+    NotOriginal,
+    /// Only the author of an event may delete or edit it.
     #[error("only the author of an event may delete it")]
     NotAuthor,
     /// The signer is not a party to the trade.
@@ -189,7 +193,8 @@ pub enum AuthError {
     /// The update does not continue the trade's latest state.
     #[error("trade update does not reference the trade's latest event")]
     TradeStale,
-    /// The listing is withdrawn, lacks the stock, or does not offer the chosen options.
+    /// The listing is withdrawn or expired, lacks the stock, or does not offer
+    /// the chosen options.
     #[error("the listing cannot take this order")]
     ListingUnavailable,
     /// Reviews need a completed trade between the two parties.
@@ -230,6 +235,7 @@ impl AuthError {
             AuthError::DelegationExpired => "delegation_expired",
             AuthError::DelegationRevoked => "delegation_revoked",
             AuthError::NotDeletable(_) => "not_deletable",
+            AuthError::NotOriginal => "not_original",
             AuthError::NotAuthor => "not_author",
             AuthError::NotTradeParty => "not_trade_party",
             AuthError::TradeTransition { .. } => "trade_transition",

@@ -62,8 +62,12 @@ impl KeyError {
     }
 }
 
-/// An identity: an Ed25519 public key that decompresses to a curve point of
-/// large order.
+/// An identity: the 32 bytes of an Ed25519 public key.
+///
+/// Values made by [`PublicKey::from_bytes`] and parsing are usable keys (a
+/// curve point not of small order); values decoded from events are taken as
+/// they are, because the protocol checks usability only where a signature
+/// depends on it: the signer, at verification ([`PublicKey::is_usable`]).
 ///
 /// Text form: bech32m with prefix `kith`, e.g. `kith1…` (see `specs/events.md#identities`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

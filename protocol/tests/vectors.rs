@@ -57,6 +57,7 @@ const AUTH_ERROR_CODES: &[&str] = &[
     "delegation_expired",
     "delegation_revoked",
     "not_deletable",
+    "not_original",
     "not_author",
     "not_trade_party",
     "trade_transition",

@@ -211,12 +211,13 @@ fn read_stamp(v: &[u8]) -> Option<Stamp> {
     Some((u64_at(v, 0)?, id_at(v, 8)?))
 }
 
-/// A member's standing in a community, each aspect with the stamp that set it.
+/// A member's standing in a community, each aspect with the stamp of the
+/// event that set it (the greatest `(created_at, id)` wins).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct MemberRow {
-    joined: Option<(bool, u64)>,
-    role: Option<(Option<Role>, u64)>,
-    banned: Option<(bool, u64)>,
+    joined: Option<(bool, Stamp)>,
+    role: Option<(Option<Role>, Stamp)>,
+    banned: Option<(bool, Stamp)>,
 }
 
 fn role_code(role: Option<Role>) -> u8 {
@@ -237,30 +238,41 @@ fn role_from(code: u8) -> Option<Role> {
     }
 }
 
+/// Bytes of one aspect in a member row: a flag byte and a stamp.
+const ASPECT: usize = 1 + 40;
+
 impl MemberRow {
     fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(30);
-        let (j, tj) = self.joined.map_or((2, 0), |(b, t)| (u8::from(b), t));
-        let (r, tr) = self.role.map_or((255, 0), |(r, t)| (role_code(r), t));
-        let (b, tb) = self.banned.map_or((2, 0), |(b, t)| (u8::from(b), t));
-        for (flag, t) in [(j, tj), (r, tr), (b, tb)] {
+        let mut v = Vec::with_capacity(3 * ASPECT);
+        let none = (0u64, EventId::from_digest([0; 32]));
+        let j = self.joined.map_or((2, none), |(b, s)| (u8::from(b), s));
+        let r = self.role.map_or((255, none), |(r, s)| (role_code(r), s));
+        let b = self.banned.map_or((2, none), |(b, s)| (u8::from(b), s));
+        for (flag, s) in [j, r, b] {
             v.push(flag);
-            v.extend_from_slice(&t.to_be_bytes());
+            v.extend_from_slice(&stamp_value(s));
         }
         v
     }
 
     fn decode(v: &[u8]) -> Option<Self> {
-        if v.len() != 27 {
+        if v.len() != 3 * ASPECT {
             return None;
         }
-        let t = |i: usize| u64_at(v, i + 1);
+        let s = |i: usize| read_stamp(&v[i + 1..i + ASPECT]);
+        let (j, r, b) = (v[0], v[ASPECT], v[2 * ASPECT]);
         Some(MemberRow {
-            joined: (v[0] != 2).then(|| Some((v[0] == 1, t(0)?))).flatten(),
-            role: (v[9] != 255)
-                .then(|| Some((role_from(v[9]), t(9)?)))
-                .flatten(),
-            banned: (v[18] != 2).then(|| Some((v[18] == 1, t(18)?))).flatten(),
+            joined: if j == 2 { None } else { Some((j == 1, s(0)?)) },
+            role: if r == 255 {
+                None
+            } else {
+                Some((role_from(r), s(ASPECT)?))
+            },
+            banned: if b == 2 {
+                None
+            } else {
+                Some((b == 1, s(2 * ASPECT)?))
+            },
         })
     }
 
@@ -587,7 +599,10 @@ impl<'t, 'b> Applier<'t, 'b> {
                 let Some(listing) = self.load_event(&named)? else {
                     return pending(Dependency::Event(named));
                 };
-                let original = listing.event_ref(Rel::EditOf).unwrap_or(named);
+                if listing.event_ref(Rel::EditOf).is_some() {
+                    return reject(AuthError::NotOriginal);
+                }
+                let original = named;
                 let current = self.current_version(&listing, &original)?;
                 if let Err(e) = auth::check_order(event, &current, self.stock(&original)?) {
                     return reject(e);
@@ -925,9 +940,9 @@ impl<'t, 'b> Applier<'t, 'b> {
             }
             Payload::Membership(m) => {
                 if let Some(community) = event.event_ref(Rel::Community) {
-                    let t = event.created_at();
+                    let t = stamp(event);
                     self.update_member(&community, &author, |row| {
-                        if row.joined.is_none_or(|(_, old)| t >= old) {
+                        if row.joined.is_none_or(|(_, old)| t > old) {
                             row.joined = Some((m.action == MembershipAction::Join, t));
                         }
                     })?;
@@ -938,13 +953,13 @@ impl<'t, 'b> Applier<'t, 'b> {
                     event.event_ref(Rel::Community),
                     event.identity_ref(Rel::Subject),
                 ) {
-                    let t = event.created_at();
+                    let t = stamp(event);
                     let role = match event.payload() {
                         Payload::RoleGrant(g) => Some(g.role),
                         _ => None,
                     };
                     self.update_member(&community, &subject, |row| {
-                        if row.role.is_none_or(|(_, old)| t >= old) {
+                        if row.role.is_none_or(|(_, old)| t > old) {
                             row.role = Some((role, t));
                         }
                     })?;
@@ -952,11 +967,11 @@ impl<'t, 'b> Applier<'t, 'b> {
             }
             Payload::Moderation(m) => {
                 if let Some(community) = event.event_ref(Rel::Community) {
-                    let t = event.created_at();
+                    let t = stamp(event);
                     if let Some(subject) = event.identity_ref(Rel::Subject) {
                         let ban = m.action == ModAction::Ban;
                         self.update_member(&community, &subject, |row| {
-                            if row.banned.is_none_or(|(_, old)| t >= old) {
+                            if row.banned.is_none_or(|(_, old)| t > old) {
                                 row.banned = Some((ban, t));
                             }
                         })?;

@@ -873,3 +873,134 @@ fn pagination_under_concurrent_inserts_and_deletions() {
     }
     assert_integrity(&store);
 }
+
+#[test]
+fn community_roles_bans_and_closed_membership() {
+    use kith_protocol::kinds::{Community, ModAction, Moderation, Role, RoleGrant, Visibility};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (owner, modr, member, outsider) = (key(1), key(2), key(3), key(4));
+    let community = sign(
+        &owner,
+        UnsignedEvent::new(
+            owner.public(),
+            T0,
+            Community {
+                name: "Huerta comunitaria".into(),
+                description: String::new(),
+                rules: vec![],
+                avatar: None,
+                visibility: Visibility::Closed,
+                currency: None,
+            },
+        ),
+    );
+    let c = community.id();
+    let grant = |by: &Keypair, t: u64, to: PublicKey, role: Role| {
+        sign(
+            by,
+            UnsignedEvent::new(by.public(), t, RoleGrant { role })
+                .ref_event(Rel::Community, c)
+                .ref_identity(Rel::Subject, to),
+        )
+    };
+    let in_community = |k: &Keypair, t: u64, text: &str| {
+        sign(
+            k,
+            UnsignedEvent::new(
+                k.public(),
+                t,
+                Post {
+                    content: Content::text(text),
+                },
+            )
+            .ref_event(Rel::Community, c),
+        )
+    };
+    // Everything arrives before the community itself: it all waits.
+    let g1 = grant(&owner, T0 + 1, modr.public(), Role::Moderator);
+    let out = ingest(&store, vec![g1.clone()]);
+    assert_eq!(
+        out,
+        vec![IngestOutcome::Pending {
+            waiting_for: Dependency::Event(c)
+        }]
+    );
+    ingest(&store, vec![community.clone()]);
+    assert!(store.contains(&g1.id()).unwrap());
+    // A moderator admits a member; the member may post, an outsider may not.
+    let g2 = grant(&modr, T0 + 2, member.public(), Role::Member);
+    let p1 = in_community(&member, T0 + 3, "¡Hola huerta!");
+    let p2 = in_community(&outsider, T0 + 3, "let me in");
+    let out = ingest(&store, vec![g2, p1, p2]);
+    assert!(stored(&out[0]) && stored(&out[1]));
+    assert_eq!(
+        out[2],
+        IngestOutcome::Rejected(AuthError::CommunityRole { needed: "member" })
+    );
+    // A moderator cannot make admins.
+    assert_eq!(
+        ingest(
+            &store,
+            vec![grant(&modr, T0 + 4, outsider.public(), Role::Admin)]
+        ),
+        vec![IngestOutcome::Rejected(AuthError::CommunityRole {
+            needed: "owner"
+        })]
+    );
+    // The moderator bans the member, who can no longer post.
+    let ban = sign(
+        &modr,
+        UnsignedEvent::new(
+            modr.public(),
+            T0 + 5,
+            Moderation {
+                action: ModAction::Ban,
+                reason: Some("spam".into()),
+            },
+        )
+        .ref_event(Rel::Community, c)
+        .ref_identity(Rel::Subject, member.public()),
+    );
+    assert!(stored(&ingest(&store, vec![ban])[0]));
+    assert_eq!(
+        ingest(&store, vec![in_community(&member, T0 + 6, "still here?")]),
+        vec![IngestOutcome::Rejected(AuthError::CommunityRole {
+            needed: "member (banned)"
+        })]
+    );
+    // Two grants with the same created_at: the greater id wins, whatever the order.
+    let a = grant(&owner, T0 + 10, outsider.public(), Role::Member);
+    let b = grant(&owner, T0 + 10, outsider.public(), Role::Moderator);
+    let winner = if a.id() > b.id() {
+        Role::Member
+    } else {
+        Role::Moderator
+    };
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(other_dir.path());
+    ingest(&other, vec![community.clone()]);
+    ingest(&store, vec![a.clone(), b.clone()]);
+    ingest(&other, vec![b, a]);
+    // The winner's power shows: only a moderator may ban.
+    let probe = |s: &Store| {
+        let ban = sign(
+            &outsider,
+            UnsignedEvent::new(
+                outsider.public(),
+                T0 + 20,
+                Moderation {
+                    action: ModAction::Ban,
+                    reason: None,
+                },
+            )
+            .ref_event(Rel::Community, c)
+            .ref_identity(Rel::Subject, key(9).public()),
+        );
+        stored(&s.ingest_blocking(vec![ban]).unwrap()[0])
+    };
+    assert_eq!(probe(&store), winner == Role::Moderator);
+    assert_eq!(probe(&other), winner == Role::Moderator);
+    assert_integrity(&store);
+    assert_integrity(&other);
+}
