@@ -105,10 +105,6 @@ fn index_rows(event: &Event) -> Vec<(Vec<u8>, Vec<u8>)> {
     let kind = kind_code(event.kind());
     let mut rows = vec![
         (
-            Key::new(keys::AUTHOR).key(&author).at(t, &id).build(),
-            vec![kind],
-        ),
-        (
             Key::new(keys::AUTHOR_KIND)
                 .key(&author)
                 .u8(kind)
@@ -410,8 +406,10 @@ impl<'t, 'b> Applier<'t, 'b> {
             return Ok(None);
         };
         let seq = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::EVENT))?;
-        let event = Event::from_stored(v.get(keys::EVENT_HEADER..).unwrap_or_default())
-            .map_err(|_| StoreError::corrupt(keys::EVENT))?;
+        let row = self.tx.get(&Key::new(keys::LOG).u64(seq).build())?;
+        let envelope = row.as_deref().and_then(|r| r.get(keys::LOG_HEADER..));
+        let event = Event::from_stored(envelope.ok_or(StoreError::corrupt(keys::LOG))?)
+            .map_err(|_| StoreError::corrupt(keys::LOG))?;
         Ok(Some((seq, event)))
     }
 
@@ -496,10 +494,12 @@ impl<'t, 'b> Applier<'t, 'b> {
 
     fn apply(&mut self, event: &Event) -> Result<IngestOutcome, StoreError> {
         let id = event.id();
+        // The pending room is usually empty: skip the lookup then.
         if self.tx.contains(&Key::new(keys::EVENT).id(&id).build())?
-            || self
-                .tx
-                .contains(&Key::new(keys::PENDING_BY_ID).id(&id).build())?
+            || (self.pending > 0
+                && self
+                    .tx
+                    .contains(&Key::new(keys::PENDING_BY_ID).id(&id).build())?)
         {
             return Ok(IngestOutcome::Duplicate);
         }
@@ -529,13 +529,13 @@ impl<'t, 'b> Applier<'t, 'b> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let mut value = Vec::with_capacity(8 + event.as_bytes().len());
-        value.extend_from_slice(&seq.to_be_bytes());
-        value.push(kind_code(event.kind()));
-        value.extend_from_slice(event.as_bytes());
-        self.tx.put(Key::new(keys::EVENT).id(&id).build(), value);
-        self.tx
-            .put(Key::new(keys::LOG).u64(seq).build(), id.digest().to_vec());
+        let mut row = seq.to_be_bytes().to_vec();
+        row.push(kind_code(event.kind()));
+        self.tx.put(Key::new(keys::EVENT).id(&id).build(), row);
+        let mut log = Vec::with_capacity(keys::LOG_HEADER + event.as_bytes().len());
+        log.extend_from_slice(id.digest());
+        log.extend_from_slice(event.as_bytes());
+        self.tx.put(Key::new(keys::LOG).u64(seq).build(), log);
         for (k, v) in index_rows(event) {
             self.tx.put(k, v);
         }

@@ -2,14 +2,16 @@
 //!
 //! Every table lives in the same tree so that one `sled::Batch` (atomic on a
 //! single tree) applies an event with all its indexes, counters and derived
-//! state. Integers are big-endian so byte order is numeric order; time-ordered
+//! state. Envelopes live in the log under increasing sequence numbers, so
+//! they are only ever appended; rows under random keys (ids, authors, targets)
+//! stay small. sled copies a leaf when it changes, so big values in leaves
+//! that are written at random positions cost a copy of the leaf per insert. Integers are big-endian so byte order is numeric order; time-ordered
 //! keys end in `created_at ‖ id` so ties break by id and scans are stable.
 //!
 //! | prefix | key | value | what |
 //! |---|---|---|---|
-//! | `e` | id | seq ‖ kind ‖ envelope | accepted events |
-//! | `q` | seq | id | acceptance log (search catch-up, replay) |
-//! | `a` | author ‖ t ‖ id | kind | author timeline |
+//! | `e` | id | seq ‖ kind | accepted events, by id |
+//! | `q` | seq | id ‖ envelope | the acceptance log, holding the events themselves |
 //! | `b` | author ‖ kind ‖ t ‖ id | () | author timeline by kind |
 //! | `k` | kind ‖ t ‖ id | author | kind timeline |
 //! | `r` | target ‖ rel ‖ kind ‖ t ‖ id | author [‖ parent] | references to events |
@@ -41,10 +43,9 @@
 use kith_protocol::{EventId, Kind, PublicKey, Rel};
 
 pub(crate) const EVENT: u8 = b'e';
-/// Bytes before the envelope in an `e` row: seq (8) and kind code (1).
-pub(crate) const EVENT_HEADER: usize = 9;
 pub(crate) const LOG: u8 = b'q';
-pub(crate) const AUTHOR: u8 = b'a';
+/// Bytes before the envelope in a `q` row: the event id's digest.
+pub(crate) const LOG_HEADER: usize = 32;
 pub(crate) const AUTHOR_KIND: u8 = b'b';
 pub(crate) const KIND: u8 = b'k';
 pub(crate) const REF_EVENT: u8 = b'r';
@@ -74,8 +75,11 @@ pub(crate) const MEDIA: u8 = b'u';
 pub(crate) const META: u8 = b'_';
 
 /// Every table whose rows are derived from the events (all but `e`, `q`, `j`, `J`, `_`).
+///
+/// There is no author-only index: an author's events of any kind are the
+/// merge of their `b` ranges, and one index fewer is one random insert fewer
+/// per event.
 pub(crate) const DERIVED: &[u8] = &[
-    AUTHOR,
     AUTHOR_KIND,
     KIND,
     REF_EVENT,

@@ -256,8 +256,12 @@ impl Reader {
             return Ok(None);
         };
         let seq = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::EVENT))?;
-        let event = Event::from_stored(v.get(keys::EVENT_HEADER..).unwrap_or_default())
-            .map_err(|_| StoreError::corrupt(keys::EVENT))?;
+        let Some(row) = self.tree.get(Key::new(keys::LOG).u64(seq).build())? else {
+            // Removed between the two reads.
+            return Ok(None);
+        };
+        let event = Event::from_stored(row.get(keys::LOG_HEADER..).unwrap_or_default())
+            .map_err(|_| StoreError::corrupt(keys::LOG))?;
         Ok(Some(StoredEvent { seq, event }))
     }
 
@@ -288,11 +292,11 @@ impl Reader {
         let start = Key::new(keys::LOG).u64(after.saturating_add(1)).build();
         let mut out = Vec::new();
         for row in self.tree.range(start..vec![keys::LOG + 1]).take(limit) {
-            let (_, v) = row?;
-            let id = id_at(&v, 0).ok_or(StoreError::corrupt(keys::LOG))?;
-            if let Some(s) = self.get_with_seq(&id)? {
-                out.push(s);
-            }
+            let (k, v) = row?;
+            let seq = u64_at(&k, 1).ok_or(StoreError::corrupt(keys::LOG))?;
+            let event = Event::from_stored(v.get(keys::LOG_HEADER..).unwrap_or_default())
+                .map_err(|_| StoreError::corrupt(keys::LOG))?;
+            out.push(StoredEvent { seq, event });
         }
         Ok(out)
     }
@@ -373,17 +377,15 @@ impl Reader {
             }
         } else if !filter.authors.is_empty() {
             for author in &filter.authors {
-                if filter.kinds.is_empty() {
-                    prefixes.push(Key::new(keys::AUTHOR).key(author).build());
-                } else {
-                    for kind in &kinds {
-                        prefixes.push(
-                            Key::new(keys::AUTHOR_KIND)
-                                .key(author)
-                                .u8(kind_code(*kind))
-                                .build(),
-                        );
-                    }
+                // Every kind's range when no kinds are given: there is no
+                // author-only index (see keys.rs).
+                for kind in &kinds {
+                    prefixes.push(
+                        Key::new(keys::AUTHOR_KIND)
+                            .key(author)
+                            .u8(kind_code(*kind))
+                            .build(),
+                    );
                 }
             }
         } else {

@@ -100,21 +100,27 @@ impl<'a> Tx<'a> {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Rows, StoreError> {
+        let upper = match end {
+            Some(end) => Bound::Excluded(end.to_vec()),
+            None => Bound::Unbounded,
+        };
+        let range = (Bound::Included(start.to_vec()), upper);
         // Removals in the batch can hide base rows, so read that many more.
-        let hidden = self.writes.values().filter(|v| v.is_none()).count();
+        // Only removals inside the range count, and an unlimited scan needs none.
+        let hidden = if limit == usize::MAX {
+            0
+        } else {
+            self.writes
+                .range::<Vec<u8>, _>(range.clone())
+                .filter(|(_, v)| v.is_none())
+                .count()
+        };
         let mut rows: BTreeMap<Vec<u8>, Vec<u8>> = self
             .base
             .range(start, end, limit.saturating_add(hidden))?
             .into_iter()
             .collect();
-        let upper = match end {
-            Some(end) => Bound::Excluded(end.to_vec()),
-            None => Bound::Unbounded,
-        };
-        for (k, v) in self
-            .writes
-            .range::<Vec<u8>, _>((Bound::Included(start.to_vec()), upper))
-        {
+        for (k, v) in self.writes.range::<Vec<u8>, _>(range) {
             match v {
                 Some(v) => rows.insert(k.clone(), v.clone()),
                 None => rows.remove(k),
