@@ -455,62 +455,9 @@ fn sign(ev: UnsignedEvent, signer: u8) -> Event {
 // ---------------------------------------------------------------------------
 // Vector files.
 
-#[derive(Serialize)]
-struct ValidVector {
-    name: String,
-    description: String,
-    author_seed: String,
-    signer_seed: String,
-    author: String,
-    signer: String,
-    body: Value,
-    body_hex: String,
-    id: String,
-    id_hex: String,
-    signature_hex: String,
-    envelope_hex: String,
-}
-
-#[derive(Serialize)]
-struct InvalidVector {
-    name: String,
-    description: String,
-    envelope_hex: String,
-    error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    now_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expected_id: Option<String>,
-}
-
-#[derive(Serialize)]
-struct AuthVector {
-    name: String,
-    description: String,
-    rule: String,
-    event_hex: String,
-    inputs: BTreeMap<String, Value>,
-    error: Option<String>,
-    /// For allowed `check_trade_update` cases: the state the trade moves to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    new_state: Option<String>,
-}
-
-/// A text form of a key, and what a parser makes of it.
-#[derive(Serialize)]
-struct TextVector {
-    name: String,
-    description: String,
-    /// `public_key` or `secret_key`.
-    form: String,
-    text: String,
-    /// The key bytes the text stands for (the public key, or the secret
-    /// seed), when it is accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bytes_hex: Option<String>,
-    /// The `KeyError` code, or `null` when the text is accepted.
-    error: Option<String>,
-}
+#[path = "../tests/common/vector_format.rs"]
+mod vector_format;
+use vector_format::{AuthVector, InvalidVector, TextVector, ValidVector};
 
 /// Where someone stands in a community, as written in auth vectors.
 #[derive(Serialize)]

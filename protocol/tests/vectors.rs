@@ -74,60 +74,10 @@ const AUTH_ERROR_CODES: &[&str] = &[
 /// Bytes of an envelope before the body: map header, `sig`, the signature, `body`.
 const ENVELOPE_HEADER_LEN: usize = kith_protocol::event::ENVELOPE_HEADER_LEN;
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ValidVector {
-    name: String,
-    description: String,
-    author_seed: String,
-    signer_seed: String,
-    author: String,
-    signer: String,
-    body: Value,
-    body_hex: String,
-    id: String,
-    id_hex: String,
-    signature_hex: String,
-    envelope_hex: String,
+mod common {
+    pub(crate) mod vector_format;
 }
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InvalidVector {
-    name: String,
-    description: String,
-    envelope_hex: String,
-    error: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    now_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expected_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthVector {
-    name: String,
-    description: String,
-    rule: String,
-    event_hex: String,
-    inputs: BTreeMap<String, Value>,
-    error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    new_state: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TextVector {
-    name: String,
-    description: String,
-    form: String,
-    text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    bytes_hex: Option<String>,
-    error: Option<String>,
-}
+use common::vector_format::{AuthVector, InvalidVector, TextVector, ValidVector};
 
 /// The inputs of an auth vector; which are present depends on the rule.
 #[derive(Debug, Default, Deserialize)]
