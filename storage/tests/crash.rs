@@ -701,6 +701,9 @@ fn run_child(dir: &Path, seed: u64, timing: Timing) -> anyhow::Result<Run> {
         let _ = stderr.read_to_string(&mut s);
         s
     });
+    // The delay before the kill is the experiment (when the child dies), not a
+    // wait for readiness: readiness (the first acknowledgement) is waited on
+    // as a condition with a timeout below.
     match timing {
         Timing::Opening(ms) | Timing::After(ms) => {
             std::thread::sleep(Duration::from_millis(ms).saturating_sub(start.elapsed()));
