@@ -257,14 +257,6 @@ const TAGS: &[&str] = &[
     "#noticias",
     "#barrio",
 ];
-const REACTIONS: [ReactionType; 6] = [
-    ReactionType::Like,
-    ReactionType::Love,
-    ReactionType::Haha,
-    ReactionType::Wow,
-    ReactionType::Sad,
-    ReactionType::Angry,
-];
 
 fn push_capped<T>(v: &mut VecDeque<T>, item: T, cap: usize) {
     if v.len() == cap {
@@ -373,7 +365,7 @@ impl Generator {
     }
 
     fn react(&mut self, who: usize, t: u64, target: EventId) -> Event {
-        let r = REACTIONS[self.rng.index(REACTIONS.len())];
+        let r = ReactionType::ALL[self.rng.index(ReactionType::ALL.len())];
         let e = self.sign(
             who,
             UnsignedEvent::new(self.keys[who].public(), t, Reaction { reaction: r })
