@@ -7,12 +7,14 @@
 mod i18n;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kith_node::config::{Config, ConfigError, LogFormat};
 use kith_node::data_dir::{self, DataDirError};
 use kith_node::identity::{self, IdentityError};
+use kith_node::node::{Node, StartOptions};
 
 use crate::i18n::Messages;
 
@@ -37,11 +39,29 @@ struct Cli {
 enum Command {
     /// Create the data directory and this node's identity, without starting.
     Init,
-    /// Start the node. Today: load or create the identity and print it;
-    /// networking, storage and the gateway arrive with the node milestone.
-    Up,
+    /// Start the node and run until Ctrl-C or SIGTERM.
+    Up(UpArgs),
     /// Print this node's identity.
     Id,
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// Config file (default: <data dir>/kith.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen address (repeatable); replaces the configured ones.
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// Peer to dial at start (repeatable), ending in /p2p/<peer id>.
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Do not discover peers on the local network.
+    #[arg(long)]
+    no_mdns: bool,
+    /// Log format: human or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +87,9 @@ fn describe(e: &anyhow::Error, m: &Messages) -> String {
     if let Some(DataDirError::NoDefault) = e.downcast_ref::<DataDirError>() {
         return m.get("error-no-data-dir", &[]);
     }
+    if let Some(c) = e.downcast_ref::<ConfigError>() {
+        return m.get("error-config", &[("cause", &c.to_string())]);
+    }
     match e.downcast_ref::<IdentityError>() {
         Some(IdentityError::Io { path, source }) => {
             let path = path.display().to_string();
@@ -84,6 +107,9 @@ fn describe(e: &anyhow::Error, m: &Messages) -> String {
 
 fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
     let dir = data_dir::resolve(cli.data_dir.as_deref())?;
+    if let Command::Up(args) = &cli.command {
+        return up(cli, args, &dir, m);
+    }
     let (key, created) = identity::load_or_create(&dir)?;
     let mut out = std::io::stdout().lock();
     let public = key.public().to_string();
@@ -93,7 +119,6 @@ fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
             "identity": public,
             "data_dir": dir,
             "created": created,
-            "running": false,
         });
         writeln!(out, "{value}")?;
         return Ok(());
@@ -110,12 +135,138 @@ fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
             writeln!(out, "{}", m.get("data-dir", &[("path", &path)]))?;
         }
         Command::Id => writeln!(out, "{public}")?,
-        Command::Up => {
-            let line = if created { "identity-new" } else { "identity" };
-            writeln!(out, "{}", m.get(line, &id))?;
-            writeln!(out, "{}", m.get("data-dir", &[("path", &path)]))?;
-            writeln!(out, "{}", m.get("up-not-running", &[]))?;
-        }
+        Command::Up(_) => {}
     }
     Ok(())
+}
+
+/// The configuration: file, then `KITH_*` variables, then flags.
+fn config(args: &UpArgs, dir: &Path) -> anyhow::Result<Config> {
+    let mut config = Config::load(dir, args.config.as_deref())?;
+    let flag = |name: &str, v: &str| ConfigError::Env {
+        var: name.into(),
+        message: format!("{v}: not a multiaddr"),
+    };
+    if !args.listen.is_empty() {
+        config.network.listen = args
+            .listen
+            .iter()
+            .map(|a| a.parse().map_err(|_| flag("--listen", a)))
+            .collect::<Result<_, _>>()?;
+    }
+    if !args.bootstrap.is_empty() {
+        config.network.bootstrap = args
+            .bootstrap
+            .iter()
+            .map(|a| a.parse().map_err(|_| flag("--bootstrap", a)))
+            .collect::<Result<_, _>>()?;
+    }
+    if args.no_mdns {
+        config.network.mdns = false;
+    }
+    match args.log_format.as_deref() {
+        None => {}
+        Some("human") => config.log.format = LogFormat::Human,
+        Some("json") => config.log.format = LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::Env {
+                var: "--log-format".into(),
+                message: format!("{other}: expected human or json"),
+            }
+            .into());
+        }
+    }
+    Ok(config)
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> {
+    let config = config(args, dir)?;
+    init_logs(&config);
+    let (_, created) = identity::load_or_create(dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kith")
+        .build()?;
+    runtime.block_on(async {
+        let node = Node::start(dir, &config, StartOptions::default()).await?;
+        let mut out = std::io::stdout().lock();
+        let public = node.identity().public().to_string();
+        let listen: Vec<String> = node
+            .listen_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if cli.json {
+            let value = serde_json::json!({
+                "event": "started",
+                "identity": public,
+                "created": created,
+                "peer_id": node.peer_id().to_string(),
+                "listen": listen,
+                "data_dir": dir,
+            });
+            writeln!(out, "{value}")?;
+        } else {
+            let line = if created { "identity-new" } else { "identity" };
+            writeln!(out, "{}", m.get(line, &[("identity", &public)]))?;
+            writeln!(
+                out,
+                "{}",
+                m.get("data-dir", &[("path", &dir.display().to_string())])
+            )?;
+            writeln!(
+                out,
+                "{}",
+                m.get("up-peer-id", &[("peer", &node.peer_id().to_string())])
+            )?;
+            for a in &listen {
+                writeln!(out, "{}", m.get("up-listening", &[("addr", a)]))?;
+            }
+            writeln!(out, "{}", m.get("up-running", &[]))?;
+        }
+        out.flush()?;
+        drop(out);
+        wait_for_signal().await?;
+        if !cli.json {
+            eprintln!("{}", m.get("up-stopping", &[]));
+        }
+        node.shutdown().await?;
+        let mut out = std::io::stdout().lock();
+        if cli.json {
+            writeln!(out, "{}", serde_json::json!({"event": "stopped"}))?;
+        } else {
+            writeln!(out, "{}", m.get("up-stopped", &[]))?;
+        }
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

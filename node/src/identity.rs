@@ -9,6 +9,10 @@ use kith_protocol::{KeyError, Keypair};
 
 /// File name of the identity key inside the data directory.
 pub const KEY_FILE: &str = "identity.key";
+/// File name of the node's network (libp2p) key. It is separate from the
+/// identity so that the peer id seen on the wire does not name the person,
+/// and so a node can host several identities.
+pub const NETWORK_KEY_FILE: &str = "network.key";
 
 /// Why the identity could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +51,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
 /// A new key is written to a temporary file, flushed to disk and renamed into
 /// place, so a crash never leaves a half-written key file.
 pub fn load_or_create(dir: &Path) -> Result<(Keypair, bool), IdentityError> {
-    let path = dir.join(KEY_FILE);
+    load_or_create_file(dir, KEY_FILE)
+}
+
+/// Like [`load_or_create`], for the key file `name` in `dir`.
+pub fn load_or_create_file(dir: &Path, name: &str) -> Result<(Keypair, bool), IdentityError> {
+    let path = dir.join(name);
     match fs::read_to_string(&path) {
         Ok(contents) => {
             let key =
@@ -62,7 +71,7 @@ pub fn load_or_create(dir: &Path) -> Result<(Keypair, bool), IdentityError> {
     }
     fs::create_dir_all(dir).map_err(io(dir))?;
     let key = Keypair::generate(&mut rand_core::OsRng);
-    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);

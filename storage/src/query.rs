@@ -694,6 +694,33 @@ impl Reader {
         Ok(out)
     }
 
+    /// `(created_at, id)` of every stored event by `author` with
+    /// `since <= created_at < until`, from the author index alone (no event
+    /// is read). This is the set that sync reconciles.
+    pub fn author_items(
+        &self,
+        author: &PublicKey,
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        let mut out = Vec::new();
+        // b ‖ author(32) ‖ kind(1) ‖ t(8) ‖ id(32)
+        for row in self
+            .tree
+            .scan_prefix(Key::new(keys::AUTHOR_KIND).key(author).build())
+        {
+            let (k, _) = row?;
+            let t = keys::u64_at(&k, 34).ok_or(StoreError::corrupt(keys::AUTHOR_KIND))?;
+            if (since..until).contains(&t) {
+                out.push((
+                    t,
+                    keys::id_at(&k, 42).ok_or(StoreError::corrupt(keys::AUTHOR_KIND))?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Everyone `key` follows (for building a home timeline).
     pub fn follow_set(&self, key: &PublicKey) -> Result<Vec<PublicKey>, StoreError> {
         let mut out = Vec::new();

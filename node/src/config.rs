@@ -1,0 +1,325 @@
+//! The node's configuration: defaults, then `<data dir>/kith.toml` (or the
+//! file given with `--config`), then `KITH_*` environment variables, then
+//! command-line flags (applied by the caller). Unknown keys in the file are
+//! an error, so a typo does not silently fall back to a default.
+//!
+//! ```toml
+//! [network]
+//! listen = ["/ip4/0.0.0.0/tcp/4040", "/ip4/0.0.0.0/udp/4040/quic-v1"]
+//! bootstrap = []          # "/ip4/…/tcp/…/p2p/12D3Koo…"
+//! mdns = true
+//! relay_server = false
+//!
+//! [gossip]
+//! rate_per_sec = 200      # messages a peer may send us per second…
+//! burst = 1000            # …with this much slack
+//! ban_after = 5           # offences within ban_window_secs before a ban
+//! ban_window_secs = 60
+//! ban_secs = 600
+//!
+//! [sync]
+//! interval_secs = 60      # periodic reconciliation with connected peers
+//!
+//! [store]
+//! cache_mb = 256
+//! flush_ms = 5
+//!
+//! [log]
+//! format = "human"        # or "json"
+//! filter = "info"         # tracing env-filter syntax
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_ipfs::Multiaddr;
+use serde::Deserialize;
+
+/// Name of the config file inside the data directory.
+pub const FILE: &str = "kith.toml";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// An environment variable holds a value that does not parse.
+    #[error("{var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Network section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Peers dialed at start.
+    pub bootstrap: Vec<Multiaddr>,
+    /// LAN discovery.
+    pub mdns: bool,
+    /// Serve as a circuit relay.
+    pub relay_server: bool,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        let net = crate::net::NetConfig::default();
+        NetworkSection {
+            listen: net.listen,
+            bootstrap: net.bootstrap,
+            mdns: net.mdns,
+            relay_server: net.relay_server,
+        }
+    }
+}
+
+/// Gossip section: per-peer limits and bans.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GossipSection {
+    /// Messages per second a peer may send us.
+    pub rate_per_sec: u32,
+    /// Burst allowance.
+    pub burst: u32,
+    /// Offences within the window before a ban.
+    pub ban_after: u32,
+    /// The offence window.
+    pub ban_window_secs: u64,
+    /// How long a ban lasts.
+    pub ban_secs: u64,
+}
+
+impl Default for GossipSection {
+    fn default() -> Self {
+        GossipSection {
+            rate_per_sec: 200,
+            burst: 1000,
+            ban_after: 5,
+            ban_window_secs: 60,
+            ban_secs: 600,
+        }
+    }
+}
+
+/// Sync section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSection {
+    /// Seconds between periodic reconciliations (0: only on connect).
+    pub interval_secs: u64,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection { interval_secs: 60 }
+    }
+}
+
+/// Store section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// sled page cache in MiB.
+    pub cache_mb: u64,
+    /// Group-commit interval in milliseconds (at most 100).
+    pub flush_ms: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            cache_mb: 256,
+            flush_ms: 5,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Log section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// Output format.
+    pub format: LogFormat,
+    /// A tracing env-filter directive.
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Human,
+            filter: "info,connexa=warn,rust_ipfs=warn,libp2p_swarm=warn,libp2p_gossipsub=warn"
+                .into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Networking.
+    pub network: NetworkSection,
+    /// Gossip limits.
+    pub gossip: GossipSection,
+    /// Sync.
+    pub sync: SyncSection,
+    /// Storage.
+    pub store: StoreSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+impl Config {
+    /// Parses TOML text (`path` is only used in error messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads `file`, or `<data_dir>/kith.toml` if it exists, or the defaults;
+    /// then applies `KITH_*` variables from the process environment.
+    pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = file.map_or_else(|| data_dir.join(FILE), Path::to_path_buf);
+        let mut config = match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.is_none() => {
+                Config::default()
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies environment overrides read through `var`:
+    /// `KITH_LISTEN` and `KITH_BOOTSTRAP` (comma-separated multiaddrs),
+    /// `KITH_MDNS` (true/false), `KITH_LOG_FORMAT` (human/json), `KITH_LOG` (filter),
+    /// `KITH_SYNC_INTERVAL` (seconds).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn bad(var: &str, message: impl ToString) -> ConfigError {
+            ConfigError::Env {
+                var: var.into(),
+                message: message.to_string(),
+            }
+        }
+        let addrs = |name: &str, v: &str| -> Result<Vec<Multiaddr>, ConfigError> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|e| bad(name, format!("{s}: {e}"))))
+                .collect()
+        };
+        if let Some(v) = var("KITH_LISTEN") {
+            self.network.listen = addrs("KITH_LISTEN", &v)?;
+        }
+        if let Some(v) = var("KITH_BOOTSTRAP") {
+            self.network.bootstrap = addrs("KITH_BOOTSTRAP", &v)?;
+        }
+        if let Some(v) = var("KITH_MDNS") {
+            self.network.mdns =
+                parse_bool(&v).ok_or_else(|| bad("KITH_MDNS", "expected true or false"))?;
+        }
+        if let Some(v) = var("KITH_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => return Err(bad("KITH_LOG_FORMAT", "expected human or json")),
+            };
+        }
+        if let Some(v) = var("KITH_LOG") {
+            self.log.filter = v;
+        }
+        if let Some(v) = var("KITH_SYNC_INTERVAL") {
+            self.sync.interval_secs = v.parse().map_err(|e| bad("KITH_SYNC_INTERVAL", e))?;
+        }
+        Ok(())
+    }
+
+    /// The group-commit interval, capped at the 100 ms the store promises.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.store.flush_ms.clamp(1, 100))
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_with_typed_errors() {
+        let p = Path::new("kith.toml");
+        let c = Config::parse(
+            "[network]\nmdns = false\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n",
+            p,
+        )
+        .unwrap();
+        assert!(!c.network.mdns);
+        assert_eq!(c.network.listen.len(), 1);
+        assert!(
+            c.network.bootstrap.is_empty(),
+            "no bootstrap peers by default"
+        );
+        let e = Config::parse("[network]\nmnds = false\n", p).unwrap_err();
+        assert!(e.to_string().contains("mnds"), "{e}");
+        let e = Config::parse("[network]\nlisten = [\"nonsense\"]\n", p).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }));
+
+        let mut c = Config::default();
+        c.apply_env(|v| match v {
+            "KITH_LISTEN" => Some("/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/udp/1/quic-v1".into()),
+            "KITH_MDNS" => Some("off".into()),
+            "KITH_LOG_FORMAT" => Some("json".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.network.listen.len(), 2);
+        assert!(!c.network.mdns);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = c
+            .apply_env(|v| (v == "KITH_MDNS").then(|| "maybe".into()))
+            .unwrap_err();
+        assert!(matches!(e, ConfigError::Env { ref var, .. } if var == "KITH_MDNS"));
+    }
+}

@@ -1,0 +1,361 @@
+//! The node: store, network, ingest pipeline, sync and fetch, wired
+//! together and started from a data directory and a [`Config`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kith_protocol::{Event, Keypair, PublicKey, UnsignedEvent};
+use kith_storage::{Store, StoreConfig};
+use rust_ipfs::{Ipfs, Multiaddr, PeerId};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::identity;
+use crate::ingest::{Ingest, Interest, Origin, PeerLimits, Peers, Pipeline, Verdict};
+use crate::net::{self, GossipEvent, GossipHandle, NetConfig};
+use crate::sync::{self, Scope, SyncError, SyncReport};
+
+/// Events waiting in the ingest queue before submitters wait.
+const INGEST_QUEUE: usize = 8192;
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    data_dir: PathBuf,
+    identity: Keypair,
+    store: Store,
+    ipfs: Ipfs,
+    peer_id: PeerId,
+    listen: Vec<Multiaddr>,
+    gossip: GossipHandle,
+    ingest: Ingest,
+    interest: Arc<RwLock<Interest>>,
+    peers: Arc<Peers>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Settings that are not in the config file (tests and embedders).
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Keep IPFS blocks in memory instead of `<data dir>/ipfs`.
+    pub memory_blocks: bool,
+}
+
+impl Node {
+    /// Starts a node: opens (or creates) the identity and the store in
+    /// `data_dir`, starts the network and every background task.
+    pub async fn start(
+        data_dir: &Path,
+        config: &Config,
+        options: StartOptions,
+    ) -> anyhow::Result<Node> {
+        let (identity, _) = identity::load_or_create(data_dir)?;
+        let (network_key, _) = identity::load_or_create_file(data_dir, identity::NETWORK_KEY_FILE)?;
+
+        let mut store_config = StoreConfig::new(data_dir);
+        store_config.cache_bytes = config.store.cache_mb << 20;
+        store_config.flush_interval = config.flush_interval();
+        let store = tokio::task::spawn_blocking(move || Store::open(store_config)).await??;
+
+        let net_config = NetConfig {
+            listen: config.network.listen.clone(),
+            bootstrap: config.network.bootstrap.clone(),
+            mdns: config.network.mdns,
+            relay_server: config.network.relay_server,
+            ..NetConfig::default()
+        };
+        let repo = (!options.memory_blocks).then(|| data_dir.join("ipfs"));
+        let network = net::start(*network_key.seed(), repo.as_deref(), &net_config).await?;
+
+        let interest = Arc::new(RwLock::new(Interest::load(&store, &[identity.public()])?));
+        let limits = PeerLimits {
+            rate_per_sec: f64::from(config.gossip.rate_per_sec),
+            burst: f64::from(config.gossip.burst),
+            ban_after: config.gossip.ban_after,
+            window: Duration::from_secs(config.gossip.ban_window_secs),
+            ban_for: Duration::from_secs(config.gossip.ban_secs),
+        };
+        let ban_for = limits.ban_for;
+        let peers = Arc::new(Peers::new(limits));
+        let (fetch_tx, fetch_rx) = mpsc::unbounded_channel();
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel();
+        let ingest = Pipeline {
+            store: store.clone(),
+            gossip: network.gossip.clone(),
+            interest: interest.clone(),
+            peers: peers.clone(),
+            fetch: fetch_tx,
+            ban_for,
+            on_local_change: changed_tx,
+        }
+        .spawn(INGEST_QUEUE);
+
+        let mut node = Node {
+            data_dir: data_dir.to_path_buf(),
+            identity,
+            store,
+            ipfs: network.ipfs.clone(),
+            peer_id: network.peer_id,
+            listen: network.listen.clone(),
+            gossip: network.gossip.clone(),
+            ingest,
+            interest,
+            peers,
+            tasks: Vec::new(),
+        };
+        node.subscribe_topics().await;
+
+        let sync_every =
+            (config.sync.interval_secs > 0).then(|| Duration::from_secs(config.sync.interval_secs));
+        node.tasks
+            .push(tokio::spawn(node.gossip_loop(network.events, sync_every)));
+        let (ipfs, store, peers) = (node.ipfs.clone(), node.store.clone(), node.peers.clone());
+        node.tasks.push(tokio::spawn(async move {
+            if let Err(e) = sync::serve(ipfs, store, peers).await {
+                tracing::error!(error = %e, "sync server stopped");
+            }
+        }));
+        node.tasks.push(tokio::spawn(sync::fetcher(
+            node.ipfs.clone(),
+            node.ingest.clone(),
+            node.store.clone(),
+            node.peers.clone(),
+            fetch_rx,
+        )));
+        node.tasks
+            .push(tokio::spawn(node.interest_loop(changed_rx)));
+        tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
+        Ok(node)
+    }
+
+    /// Joins the gossip topics the current interest needs.
+    async fn subscribe_topics(&self) {
+        let topics = self
+            .interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .topics();
+        for t in topics {
+            if let Err(e) = self.gossip.subscribe(&t).await {
+                tracing::warn!(topic = %t, error = %e, "cannot subscribe");
+            }
+        }
+    }
+
+    /// Turns gossip events into pipeline jobs and syncs with new peers.
+    fn gossip_loop(
+        &self,
+        mut events: futures::channel::mpsc::Receiver<GossipEvent>,
+        sync_every: Option<Duration>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let ingest = self.ingest.clone();
+        let syncer = self.syncer();
+        async move {
+            let mut tick = tokio::time::interval(sync_every.unwrap_or(Duration::from_secs(3600)));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    ev = events.next() => match ev {
+                        Some(GossipEvent::Message(m)) => {
+                            let origin = Origin::Gossip { message_id: m.message_id, from: m.from, topic: m.topic };
+                            if !ingest.feed(m.data, origin).await {
+                                break;
+                            }
+                        }
+                        Some(GossipEvent::Connected(peer)) => {
+                            let syncer = syncer.clone();
+                            tokio::spawn(async move {
+                                // Let identify and protocol negotiation settle first.
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                                syncer.run(peer).await;
+                            });
+                        }
+                        Some(GossipEvent::Subscribed { .. }) => {}
+                        None => break,
+                    },
+                    _ = tick.tick(), if sync_every.is_some() => {
+                        for peer in syncer.ipfs.connected().await.unwrap_or_default() {
+                            syncer.run(peer).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn syncer(&self) -> Syncer {
+        Syncer {
+            ipfs: self.ipfs.clone(),
+            store: self.store.clone(),
+            ingest: self.ingest.clone(),
+            interest: self.interest.clone(),
+            peers: self.peers.clone(),
+        }
+    }
+
+    /// Recomputes who we store for when a local identity's follows change.
+    fn interest_loop(
+        &self,
+        mut changed: mpsc::UnboundedReceiver<()>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (store, interest, gossip) = (
+            self.store.clone(),
+            self.interest.clone(),
+            self.gossip.clone(),
+        );
+        let locals: Vec<PublicKey> = vec![self.identity.public()];
+        async move {
+            while changed.recv().await.is_some() {
+                while changed.try_recv().is_ok() {}
+                let fresh = match Interest::load(&store, &locals) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload follows");
+                        continue;
+                    }
+                };
+                let (old, new) = {
+                    let mut guard = interest.write().unwrap_or_else(PoisonError::into_inner);
+                    let old = guard.topics();
+                    *guard = fresh;
+                    (old, guard.topics())
+                };
+                for t in new.iter().filter(|t| !old.contains(t)) {
+                    let _ = gossip.subscribe(t).await;
+                }
+                for t in old.iter().filter(|t| !new.contains(t)) {
+                    let _ = gossip.unsubscribe(t);
+                }
+            }
+        }
+    }
+
+    /// Signs `event` with the node's identity and ingests it; a stored event
+    /// is published on gossip.
+    pub async fn publish(&self, event: UnsignedEvent) -> anyhow::Result<(Event, Verdict)> {
+        let event = event.sign(&self.identity)?;
+        let verdict = self
+            .ingest
+            .submit(event.as_bytes().to_vec(), Origin::Local)
+            .await;
+        Ok((event, verdict))
+    }
+
+    /// Ingests an event signed elsewhere (a client holding its own key).
+    pub async fn submit(&self, envelope: Vec<u8>) -> Verdict {
+        self.ingest.submit(envelope, Origin::Local).await
+    }
+
+    /// Dials a peer by its `/p2p/` address.
+    pub async fn connect(&self, addr: Multiaddr) -> anyhow::Result<PeerId> {
+        net::connect(&self.ipfs, addr).await
+    }
+
+    /// Reconciles with one peer now.
+    pub async fn sync_with(&self, peer: PeerId) -> Result<SyncReport, SyncError> {
+        self.syncer().sync(peer).await
+    }
+
+    /// The node's identity.
+    pub fn identity(&self) -> &Keypair {
+        &self.identity
+    }
+
+    /// The node's libp2p peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Listen addresses, each ending in `/p2p/<peer id>`.
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The ingest pipeline (submit events, read counters).
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    /// The gossip behaviour (scores, topic peers).
+    pub fn gossip(&self) -> &GossipHandle {
+        &self.gossip
+    }
+
+    /// The rust-ipfs handle.
+    pub fn ipfs(&self) -> &Ipfs {
+        &self.ipfs
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Offences counted against a peer in the current window.
+    pub fn offences(&self, peer: PeerId) -> usize {
+        self.peers.offences(peer)
+    }
+
+    /// Stops accepting work, flushes the store and stops the network.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.store.flush().await?;
+        self.ipfs.clone().exit_daemon().await;
+        tracing::info!("node stopped");
+        Ok(())
+    }
+}
+
+/// Runs syncs with peers.
+#[derive(Debug, Clone)]
+struct Syncer {
+    ipfs: Ipfs,
+    store: Store,
+    ingest: Ingest,
+    interest: Arc<RwLock<Interest>>,
+    peers: Arc<Peers>,
+}
+
+impl Syncer {
+    async fn sync(&self, peer: PeerId) -> Result<SyncReport, SyncError> {
+        let authors = self
+            .interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .authors();
+        let scope = Scope {
+            authors,
+            since: 0,
+            until: u64::MAX,
+        };
+        sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await
+    }
+
+    async fn run(&self, peer: PeerId) {
+        if self.peers.is_banned(&peer) {
+            return;
+        }
+        match self.sync(peer).await {
+            Ok(r) if r.missing > 0 => {
+                tracing::info!(%peer, missing = r.missing, fetched = r.fetched, rounds = r.rounds, "synced");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "sync failed");
+                if e.is_offence() {
+                    self.peers.offence(peer);
+                }
+            }
+        }
+    }
+}

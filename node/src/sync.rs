@@ -1,0 +1,423 @@
+//! Catching up: range-based set reconciliation (negentropy) over
+//! `/kith/sync/1`, and fetch-by-id over `/kith/fetch/1`. Spec: `specs/sync.md`.
+//!
+//! A sync is scoped: the initiator names the authors it keeps and a time
+//! range, both sides build the set of `(created_at, id)` they hold in that
+//! scope, and negentropy finds the difference in a few round trips whose
+//! size grows with the difference, not with the sets. The initiator then
+//! fetches what it lacks, in batches, and feeds it to the ingest pipeline,
+//! which verifies every event like any other.
+//!
+//! Every read has a deadline and every frame a size limit; a peer that
+//! stalls, sends too much, or serves an event nobody asked for is dropped
+//! and the offence counted.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{AsyncWriteExt, StreamExt};
+use kith_protocol::{EventId, PublicKey, Unverified};
+use kith_storage::Store;
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use rust_ipfs::{Ipfs, PeerId, StreamProtocol};
+use tokio::sync::mpsc;
+
+use crate::ingest::{FetchRequest, Ingest, Origin, Peers};
+use crate::net::frame::{read_frame, write_frame};
+
+/// The reconciliation protocol.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/1");
+/// The fetch-by-id protocol.
+pub const FETCH_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/fetch/1");
+/// Largest negentropy message produced.
+const NEG_FRAME: u64 = 128 * 1024;
+/// Largest frame read on the sync protocol (scope or negentropy message).
+const SYNC_FRAME_LIMIT: usize = 256 * 1024;
+/// Most authors in one scope.
+pub const MAX_SCOPE_AUTHORS: usize = 4096;
+/// Most ids in one fetch request.
+pub const MAX_FETCH_IDS: usize = 256;
+/// Most reconciliation rounds before the session is abandoned.
+const MAX_ROUNDS: usize = 64;
+/// How long to wait for any one frame.
+const READ_DEADLINE: Duration = Duration::from_secs(10);
+/// Scope format version.
+const SCOPE_V1: u8 = 1;
+
+/// What a sync covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// Authors whose events are reconciled.
+    pub authors: Vec<PublicKey>,
+    /// Earliest `created_at` (inclusive).
+    pub since: u64,
+    /// Latest `created_at` (exclusive).
+    pub until: u64,
+}
+
+/// Why a sync or fetch session failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The stream failed or a frame was bad.
+    #[error("stream: {0}")]
+    Frame(#[from] crate::net::frame::FrameError),
+    /// The peer did not answer in time.
+    #[error("peer stalled")]
+    Stalled,
+    /// The peer closed the stream early.
+    #[error("peer closed the stream")]
+    Closed,
+    /// The scope frame is malformed or too big.
+    #[error("bad scope: {0}")]
+    BadScope(&'static str),
+    /// Negentropy refused a message.
+    #[error("reconciliation: {0}")]
+    Negentropy(String),
+    /// The peer served something that was not asked for.
+    #[error("peer served an event that was not requested")]
+    Unrequested,
+    /// Too many rounds.
+    #[error("too many rounds")]
+    TooLong,
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] kith_storage::StoreError),
+    /// The network refused to open a stream.
+    #[error("network: {0}")]
+    Network(String),
+}
+
+impl SyncError {
+    /// Whether this is the peer's fault (counted as an offence).
+    pub fn is_offence(&self) -> bool {
+        matches!(
+            self,
+            SyncError::BadScope(_)
+                | SyncError::Unrequested
+                | SyncError::TooLong
+                | SyncError::Negentropy(_)
+                | SyncError::Frame(crate::net::frame::FrameError::TooLarge { .. })
+        )
+    }
+}
+
+fn neg(e: negentropy::Error) -> SyncError {
+    SyncError::Negentropy(e.to_string())
+}
+
+impl Scope {
+    /// Encodes the scope frame: `1 ‖ since u64 ‖ until u64 ‖ n u16 ‖ n × 32-byte key`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(19 + 32 * self.authors.len());
+        out.push(SCOPE_V1);
+        out.extend_from_slice(&self.since.to_be_bytes());
+        out.extend_from_slice(&self.until.to_be_bytes());
+        out.extend_from_slice(&(self.authors.len() as u16).to_be_bytes());
+        for a in &self.authors {
+            out.extend_from_slice(a.as_bytes());
+        }
+        out
+    }
+
+    /// Decodes a scope frame.
+    pub fn decode(b: &[u8]) -> Result<Scope, SyncError> {
+        let (&version, rest) = b.split_first().ok_or(SyncError::BadScope("empty"))?;
+        if version != SCOPE_V1 {
+            return Err(SyncError::BadScope("unknown version"));
+        }
+        let num =
+            |r: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(r.get(..8)?.try_into().ok()?)) };
+        let since = num(rest).ok_or(SyncError::BadScope("short"))?;
+        let until = num(&rest[8..]).ok_or(SyncError::BadScope("short"))?;
+        let n = rest
+            .get(16..18)
+            .map(|n| usize::from(u16::from_be_bytes([n[0], n[1]])))
+            .ok_or(SyncError::BadScope("short"))?;
+        if n > MAX_SCOPE_AUTHORS {
+            return Err(SyncError::BadScope("too many authors"));
+        }
+        let keys = &rest[18..];
+        if keys.len() != n * 32 {
+            return Err(SyncError::BadScope(
+                "length does not match the author count",
+            ));
+        }
+        let authors = keys
+            .chunks_exact(32)
+            .map(|k| {
+                let k: [u8; 32] = k.try_into().map_err(|_| SyncError::BadScope("key"))?;
+                Ok(PublicKey::from_bytes_unchecked(k))
+            })
+            .collect::<Result<Vec<_>, SyncError>>()?;
+        if since > until {
+            return Err(SyncError::BadScope("since after until"));
+        }
+        Ok(Scope {
+            authors,
+            since,
+            until,
+        })
+    }
+}
+
+/// The set a scope covers in `store`, sealed for negentropy.
+pub fn scope_set(store: &Store, scope: &Scope) -> Result<NegentropyStorageVector, SyncError> {
+    let mut set = NegentropyStorageVector::new();
+    for a in &scope.authors {
+        for (t, id) in store.reader().author_items(a, scope.since, scope.until)? {
+            set.insert(t, Id::from_byte_array(*id.digest()))
+                .map_err(neg)?;
+        }
+    }
+    set.seal().map_err(neg)?;
+    Ok(set)
+}
+
+async fn read<S: futures::AsyncRead + Unpin>(
+    s: &mut S,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, SyncError> {
+    tokio::time::timeout(READ_DEADLINE, read_frame(s, limit))
+        .await
+        .map_err(|_| SyncError::Stalled)?
+        .map_err(SyncError::from)
+}
+
+/// Answers one inbound sync session.
+pub async fn serve_sync(mut stream: rust_ipfs::Stream, store: Store) -> Result<(), SyncError> {
+    let scope = read(&mut stream, SYNC_FRAME_LIMIT)
+        .await?
+        .ok_or(SyncError::Closed)?;
+    let scope = Scope::decode(&scope)?;
+    let set = tokio::task::spawn_blocking(move || scope_set(&store, &scope))
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))??;
+    let mut negentropy = Negentropy::owned(set, NEG_FRAME).map_err(neg)?;
+    let mut rounds = 0;
+    while let Some(query) = read(&mut stream, SYNC_FRAME_LIMIT).await? {
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            return Err(SyncError::TooLong);
+        }
+        let reply = negentropy.reconcile(&query).map_err(neg)?;
+        write_frame(&mut stream, &reply).await?;
+    }
+    Ok(())
+}
+
+/// What one sync session found and did.
+#[derive(Debug, Default, Clone)]
+pub struct SyncReport {
+    /// Events the peer had and we lacked.
+    pub missing: usize,
+    /// Of those, fetched and handed to the pipeline.
+    pub fetched: usize,
+    /// Reconciliation round trips.
+    pub rounds: usize,
+    /// Bytes sent and received on the sync stream.
+    pub sync_bytes: u64,
+    /// Bytes received on fetch streams.
+    pub fetch_bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Reconciles `scope` with `peer`, then fetches what we lack.
+pub async fn sync_with(
+    ipfs: &Ipfs,
+    store: &Store,
+    ingest: &Ingest,
+    peer: PeerId,
+    scope: Scope,
+) -> Result<SyncReport, SyncError> {
+    let start = Instant::now();
+    let mut report = SyncReport::default();
+    let mut stream = ipfs
+        .open_stream(peer, SYNC_PROTOCOL)
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    let frame = scope.encode();
+    report.sync_bytes += frame.len() as u64;
+    write_frame(&mut stream, &frame).await?;
+    let local = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || scope_set(&store, &scope))
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))??
+    };
+    let mut negentropy = Negentropy::owned(local, NEG_FRAME).map_err(neg)?;
+    let mut msg = negentropy.initiate().map_err(neg)?;
+    let (mut have, mut need) = (Vec::new(), Vec::new());
+    loop {
+        report.rounds += 1;
+        if report.rounds > MAX_ROUNDS {
+            return Err(SyncError::TooLong);
+        }
+        report.sync_bytes += msg.len() as u64;
+        write_frame(&mut stream, &msg).await?;
+        let reply = read(&mut stream, SYNC_FRAME_LIMIT)
+            .await?
+            .ok_or(SyncError::Closed)?;
+        report.sync_bytes += reply.len() as u64;
+        match negentropy
+            .reconcile_with_ids(&reply, &mut have, &mut need)
+            .map_err(neg)?
+        {
+            Some(next) => msg = next,
+            None => break,
+        }
+    }
+    let _ = stream.close().await;
+    report.missing = need.len();
+    let ids: Vec<EventId> = need
+        .iter()
+        .map(|id| EventId::from_digest(*id.as_bytes()))
+        .collect();
+    for chunk in ids.chunks(MAX_FETCH_IDS) {
+        let (n, bytes) = fetch_from(ipfs, ingest, peer, chunk).await?;
+        report.fetched += n;
+        report.fetch_bytes += bytes;
+    }
+    report.elapsed = start.elapsed();
+    Ok(report)
+}
+
+/// Answers one inbound fetch request: one frame per event found, then close.
+pub async fn serve_fetch(mut stream: rust_ipfs::Stream, store: Store) -> Result<(), SyncError> {
+    let request = read(&mut stream, MAX_FETCH_IDS * 32)
+        .await?
+        .ok_or(SyncError::Closed)?;
+    if request.len() % 32 != 0 {
+        return Err(SyncError::BadScope(
+            "fetch request is not a list of 32-byte ids",
+        ));
+    }
+    for digest in request.chunks_exact(32) {
+        let digest: [u8; 32] = digest.try_into().map_err(|_| SyncError::BadScope("id"))?;
+        if let Some(event) = store.reader().get(&EventId::from_digest(digest))? {
+            write_frame(&mut stream, event.as_bytes()).await?;
+        }
+    }
+    stream
+        .close()
+        .await
+        .map_err(crate::net::frame::FrameError::from)?;
+    Ok(())
+}
+
+/// Asks `peer` for `ids`; hands what it serves to the pipeline. Returns
+/// (events received, bytes received).
+pub async fn fetch_from(
+    ipfs: &Ipfs,
+    ingest: &Ingest,
+    peer: PeerId,
+    ids: &[EventId],
+) -> Result<(usize, u64), SyncError> {
+    let mut stream = ipfs
+        .open_stream(peer, FETCH_PROTOCOL)
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    let mut wanted: HashSet<[u8; 32]> = ids.iter().map(|id| *id.digest()).collect();
+    let request: Vec<u8> = ids.iter().flat_map(|id| *id.digest()).collect();
+    write_frame(&mut stream, &request).await?;
+    let (mut n, mut bytes) = (0, 0u64);
+    let limit = kith_protocol::MAX_EVENT_BYTES;
+    while let Some(envelope) = read(&mut stream, limit).await? {
+        bytes += envelope.len() as u64;
+        let id = Unverified::decode(&envelope)
+            .map(|u| *u.id().digest())
+            .map_err(|_| SyncError::Unrequested)?;
+        if !wanted.remove(&id) {
+            return Err(SyncError::Unrequested);
+        }
+        ingest.feed(envelope, Origin::Fetched { from: peer }).await;
+        n += 1;
+    }
+    Ok((n, bytes))
+}
+
+/// Serves both protocols until the node stops.
+pub(crate) async fn serve(ipfs: Ipfs, store: Store, peers: Arc<Peers>) -> anyhow::Result<()> {
+    let mut sync_in = ipfs.new_stream(SYNC_PROTOCOL).await?;
+    let mut fetch_in = ipfs.new_stream(FETCH_PROTOCOL).await?;
+    let sessions = Arc::new(tokio::sync::Semaphore::new(32));
+    loop {
+        let (peer, stream, is_sync) = tokio::select! {
+            Some((p, s)) = sync_in.next() => (p, s, true),
+            Some((p, s)) = fetch_in.next() => (p, s, false),
+            else => break,
+        };
+        if peers.is_banned(&peer) {
+            continue;
+        }
+        // A bounded number of sessions at once; the rest wait their turn.
+        let Ok(permit) = sessions.clone().acquire_owned().await else {
+            break;
+        };
+        let (store, peers) = (store.clone(), peers.clone());
+        tokio::spawn(async move {
+            let result = if is_sync {
+                serve_sync(stream, store).await
+            } else {
+                serve_fetch(stream, store).await
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "inbound session failed");
+                if e.is_offence() {
+                    peers.offence(peer);
+                }
+            }
+            drop(permit);
+        });
+    }
+    Ok(())
+}
+
+/// Fetches events other events point at, from the peer that sent them or
+/// else from any connected peer.
+pub(crate) async fn fetcher(
+    ipfs: Ipfs,
+    ingest: Ingest,
+    store: Store,
+    peers: Arc<Peers>,
+    mut requests: mpsc::UnboundedReceiver<FetchRequest>,
+) {
+    let mut asked: std::collections::HashMap<[u8; 32], Instant> = Default::default();
+    let mut batch: Vec<FetchRequest> = Vec::new();
+    while requests.recv_many(&mut batch, MAX_FETCH_IDS).await > 0 {
+        let now = Instant::now();
+        asked.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
+        let mut by_peer: std::collections::HashMap<Option<PeerId>, Vec<EventId>> =
+            Default::default();
+        for r in batch.drain(..) {
+            if asked.insert(*r.id.digest(), now).is_none() {
+                by_peer.entry(r.hint).or_default().push(r.id);
+            }
+        }
+        for (hint, ids) in by_peer {
+            let mut candidates: Vec<PeerId> = hint.into_iter().collect();
+            candidates.extend(ipfs.connected().await.unwrap_or_default());
+            candidates.dedup();
+            let mut left = ids;
+            for peer in candidates.into_iter().take(4) {
+                if left.is_empty() {
+                    break;
+                }
+                match fetch_from(&ipfs, &ingest, peer, &left).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "fetch failed");
+                        if e.is_offence() {
+                            peers.offence(peer);
+                        }
+                    }
+                }
+                // Give the pipeline a moment, then keep what is still missing.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                left.retain(|id| !store.reader().contains(id).unwrap_or(false));
+            }
+        }
+    }
+}

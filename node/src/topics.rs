@@ -1,0 +1,130 @@
+//! The gossip topic scheme (spec: `specs/gossip.md`).
+//!
+//! One firehose does not scale, so events travel on several kinds of topic:
+//!
+//! | topic | carries | who subscribes |
+//! |---|---|---|
+//! | `kith/1/a/<shard>` | every event, on its author's shard | nodes whose identities follow someone in the shard |
+//! | `kith/1/i/<identity>` | events that concern an identity (mentions, follows, replies and reactions to its posts, orders, messages) | the node hosting that identity |
+//! | `kith/1/c/<community>` | events inside a community | nodes with a member of the community |
+//!
+//! The shard of an author is the low six bits of the first byte of
+//! `sha256("kith/1/a" ‖ key)`: 64 shards, so a node following 500 people
+//! does not hear the whole network, and an author cannot choose its shard
+//! more cheaply than by grinding keys.
+
+use kith_protocol::{Event, EventId, PublicKey, RefTarget, Rel};
+use sha2::{Digest, Sha256};
+
+/// Version segment of every topic.
+pub const PREFIX: &str = "kith/1";
+/// Number of author shards.
+pub const SHARDS: u8 = 64;
+/// At most this many inbox topics per event; the rest are reached by sync.
+pub const MAX_INBOXES: usize = 8;
+
+/// The shard (0..64) of an author.
+pub fn shard(author: &PublicKey) -> u8 {
+    let mut h = Sha256::new();
+    h.update(b"kith/1/a");
+    h.update(author.as_bytes());
+    h.finalize()[0] % SHARDS
+}
+
+/// The topic of an author's shard.
+pub fn author_topic(author: &PublicKey) -> String {
+    shard_topic(shard(author))
+}
+
+/// The topic of shard `n`.
+pub fn shard_topic(n: u8) -> String {
+    format!("{PREFIX}/a/{n:02x}")
+}
+
+/// The inbox topic of an identity.
+pub fn inbox_topic(key: &PublicKey) -> String {
+    format!("{PREFIX}/i/{key}")
+}
+
+/// The topic of a community, named by its founding event.
+pub fn community_topic(community: &EventId) -> String {
+    format!("{PREFIX}/c/{}", hex::encode(community.digest()))
+}
+
+/// Whether a topic name belongs to the Kith scheme (a peer may subscribe
+/// to anything; we only pay attention to these).
+pub fn is_kith_topic(topic: &str) -> bool {
+    topic
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| {
+            matches!(rest.split_once('/'), Some(("a" | "i" | "c", name)) if !name.is_empty())
+        })
+}
+
+/// Every topic an event is published on: its author's shard, the inboxes of
+/// the identities it concerns (`also_notify` adds authors of the events it
+/// answers, which only the publishing node can look up), and its community.
+pub fn topics_for(event: &Event, also_notify: &[PublicKey]) -> Vec<String> {
+    let mut topics = vec![author_topic(&event.author())];
+    let mut inboxes: Vec<PublicKey> = Vec::new();
+    let mut notify = |key: PublicKey| {
+        if key != event.author() && !inboxes.contains(&key) && inboxes.len() < MAX_INBOXES {
+            inboxes.push(key);
+        }
+    };
+    for r in event.refs() {
+        match (r.rel, r.target) {
+            (Rel::Community, RefTarget::Event(id)) => topics.push(community_topic(&id)),
+            (_, RefTarget::Identity(key)) => notify(key),
+            _ => {}
+        }
+    }
+    for key in also_notify {
+        notify(*key);
+    }
+    topics.extend(inboxes.iter().map(inbox_topic));
+    topics.dedup();
+    topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_protocol::kinds::{Content, Post};
+    use kith_protocol::{Keypair, UnsignedEvent};
+
+    #[test]
+    fn shards_spread_and_topics_parse() {
+        let mut seen = [0u32; SHARDS as usize];
+        for _ in 0..4096 {
+            let k = Keypair::generate(&mut rand_core::OsRng);
+            seen[shard(&k.public()) as usize] += 1;
+            assert!(is_kith_topic(&author_topic(&k.public())));
+            assert!(is_kith_topic(&inbox_topic(&k.public())));
+        }
+        // 4096 keys over 64 shards: 64 expected each; every shard is used.
+        assert!(seen.iter().all(|&n| n > 20), "{seen:?}");
+        assert!(!is_kith_topic("kith/1/x/00"));
+        assert!(!is_kith_topic("kith/1/a/"));
+        assert!(!is_kith_topic("kith/2/a/00"));
+    }
+
+    #[test]
+    fn a_mention_goes_to_the_inbox_too() {
+        let a = Keypair::generate(&mut rand_core::OsRng);
+        let b = Keypair::generate(&mut rand_core::OsRng);
+        let e = UnsignedEvent::new(
+            a.public(),
+            1_700_000_000_000,
+            Post {
+                content: Content::text("hi"),
+            },
+        )
+        .ref_identity(Rel::Mention, b.public())
+        .sign(&a)
+        .unwrap();
+        let t = topics_for(&e, &[a.public()]);
+        assert_eq!(t, vec![author_topic(&a.public()), inbox_topic(&b.public())]);
+    }
+}
