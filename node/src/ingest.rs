@@ -168,22 +168,39 @@ struct PeerState {
     excess: u32,
 }
 
-/// Per-peer rate limits and offences; bans through gossip when a peer keeps
-/// misbehaving.
+/// Per-peer rate limits and offences, shared by gossip, sync and fetch; a
+/// peer that keeps misbehaving is banned: disconnected and refused for
+/// `ban_for`, its gossip ignored meanwhile.
 #[derive(Debug)]
 pub(crate) struct Peers {
     limits: PeerLimits,
     state: Mutex<HashMap<PeerId, PeerState>>,
-    banned: Mutex<HashSet<PeerId>>,
+    banned: Mutex<HashMap<PeerId, Instant>>,
+    gossip: GossipHandle,
+    stats: Arc<IngestStats>,
 }
 
 impl Peers {
-    pub(crate) fn new(limits: PeerLimits) -> Self {
+    pub(crate) fn new(limits: PeerLimits, gossip: GossipHandle, stats: Arc<IngestStats>) -> Self {
         Peers {
             limits,
             state: Mutex::new(HashMap::new()),
-            banned: Mutex::new(HashSet::new()),
+            banned: Mutex::new(HashMap::new()),
+            gossip,
+            stats,
         }
+    }
+
+    fn ban(&self, peer: PeerId) {
+        let until = Instant::now() + self.limits.ban_for;
+        self.banned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer, until);
+        self.stats.bump("banned_peers");
+        tracing::warn!(%peer, "banning peer after repeated offences");
+        self.gossip.set_app_score(peer, -1000.0);
+        self.gossip.ban(peer, until);
     }
 
     fn with<T>(&self, peer: PeerId, f: impl FnOnce(&mut PeerState, &PeerLimits) -> T) -> T {
@@ -214,19 +231,20 @@ impl Peers {
         })
     }
 
-    /// Records an offence; returns true when the peer must now be banned.
+    /// Records an offence, and bans the peer once it has `ban_after` in the
+    /// window (and is not banned already). Returns whether it was banned now.
     pub(crate) fn offence(&self, peer: PeerId) -> bool {
-        let ban = self.with(peer, |s, l| {
+        let over = self.with(peer, |s, l| {
             let now = Instant::now();
             s.offences.retain(|t| now.duration_since(*t) < l.window);
             s.offences.push(now);
             s.offences.len() as u32 >= l.ban_after
         });
-        ban && self
-            .banned
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(peer)
+        if over && !self.is_banned(&peer) {
+            self.ban(peer);
+            return true;
+        }
+        false
     }
 
     /// Counts messages over the rate; every `burst / 10` of them is one offence.
@@ -252,12 +270,17 @@ impl Peers {
         })
     }
 
-    /// Whether the peer was banned (and the ban not yet lifted).
+    /// Whether the peer is banned now (bans expire after `ban_for`).
     pub(crate) fn is_banned(&self, peer: &PeerId) -> bool {
-        self.banned
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(peer)
+        let mut banned = self.banned.lock().unwrap_or_else(PoisonError::into_inner);
+        match banned.get(peer) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                banned.remove(peer);
+                false
+            }
+            None => false,
+        }
     }
 }
 
@@ -346,8 +369,8 @@ pub(crate) struct Pipeline {
     pub(crate) interest: Arc<RwLock<Interest>>,
     pub(crate) peers: Arc<Peers>,
     pub(crate) fetch: mpsc::UnboundedSender<FetchRequest>,
-    pub(crate) ban_for: Duration,
     pub(crate) on_local_change: mpsc::UnboundedSender<()>,
+    pub(crate) stats: Arc<IngestStats>,
 }
 
 /// Events handled per round; bigger rounds verify more efficiently.
@@ -356,7 +379,7 @@ const ROUND: usize = 512;
 impl Pipeline {
     pub(crate) fn spawn(self, queue: usize) -> Ingest {
         let (tx, rx) = mpsc::channel(queue);
-        let stats = Arc::new(IngestStats::default());
+        let stats = self.stats.clone();
         tokio::spawn(self.run(rx, stats.clone()));
         Ingest { tx, stats }
     }
@@ -377,25 +400,12 @@ impl Pipeline {
         }
     }
 
-    fn offence(&self, peer: PeerId, stats: &IngestStats) {
-        if self.peers.offence(peer) {
-            self.ban(peer, stats);
-        }
-    }
-
-    fn ban(&self, peer: PeerId, stats: &IngestStats) {
-        stats.bump("banned_peers");
-        tracing::warn!(%peer, "banning peer after repeated offences");
-        self.gossip.set_app_score(peer, -1000.0);
-        self.gossip.ban(peer, Instant::now() + self.ban_for);
-    }
-
     fn refuse(&self, job: Job, code: &'static str, stats: &IngestStats, intrinsic: bool) {
         stats.bump(code);
         if intrinsic {
             self.report(&job.origin, MessageAcceptance::Reject);
             if let Some(peer) = job.origin.peer() {
-                self.offence(peer, stats);
+                self.peers.offence(peer);
             }
         } else {
             self.report(&job.origin, MessageAcceptance::Ignore);
@@ -411,14 +421,13 @@ impl Pipeline {
         for job in jobs {
             if let Origin::Gossip { from, .. } = &job.origin {
                 let from = *from;
+                stats.bump("gossip_received");
                 if self.peers.is_banned(&from) {
                     self.refuse(job, "peer_banned", stats, false);
                     continue;
                 }
                 if !self.peers.admit(from) {
-                    if self.peers.over_rate(from) {
-                        self.ban(from, stats);
-                    }
+                    self.peers.over_rate(from);
                     self.refuse(job, "rate_limited", stats, false);
                     continue;
                 }
@@ -514,9 +523,11 @@ impl Pipeline {
                     }
                     MessageAcceptance::Accept
                 }
+                // Valid and already here (from another topic, or sync):
+                // still forwarded on the topic it came by.
                 IngestOutcome::Duplicate => {
                     stats.bump("duplicate");
-                    MessageAcceptance::Ignore
+                    MessageAcceptance::Accept
                 }
                 IngestOutcome::Pending { waiting_for } => {
                     stats.bump("pending");

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::identity;
-use crate::ingest::{Ingest, Interest, Origin, PeerLimits, Peers, Pipeline, Verdict};
+use crate::ingest::{Ingest, IngestStats, Interest, Origin, PeerLimits, Peers, Pipeline, Verdict};
 use crate::net::{self, GossipEvent, GossipHandle, NetConfig};
 use crate::sync::{self, Scope, SyncError, SyncReport};
 
@@ -78,8 +78,8 @@ impl Node {
             window: Duration::from_secs(config.gossip.ban_window_secs),
             ban_for: Duration::from_secs(config.gossip.ban_secs),
         };
-        let ban_for = limits.ban_for;
-        let peers = Arc::new(Peers::new(limits));
+        let stats = Arc::new(IngestStats::default());
+        let peers = Arc::new(Peers::new(limits, network.gossip.clone(), stats.clone()));
         let (fetch_tx, fetch_rx) = mpsc::unbounded_channel();
         let (changed_tx, changed_rx) = mpsc::unbounded_channel();
         let ingest = Pipeline {
@@ -88,8 +88,8 @@ impl Node {
             interest: interest.clone(),
             peers: peers.clone(),
             fetch: fetch_tx,
-            ban_for,
             on_local_change: changed_tx,
+            stats,
         }
         .spawn(INGEST_QUEUE);
 
@@ -127,6 +127,7 @@ impl Node {
         )));
         node.tasks
             .push(tokio::spawn(node.interest_loop(changed_rx)));
+        node.tasks.push(tokio::spawn(node.discovery_loop()));
         tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
         Ok(node)
     }
@@ -156,6 +157,7 @@ impl Node {
         async move {
             let mut tick = tokio::time::interval(sync_every.unwrap_or(Duration::from_secs(3600)));
             tick.tick().await;
+            let mut round: Option<JoinHandle<()>> = None;
             loop {
                 tokio::select! {
                     ev = events.next() => match ev {
@@ -176,10 +178,15 @@ impl Node {
                         Some(GossipEvent::Subscribed { .. }) => {}
                         None => break,
                     },
-                    _ = tick.tick(), if sync_every.is_some() => {
-                        for peer in syncer.ipfs.connected().await.unwrap_or_default() {
-                            syncer.run(peer).await;
-                        }
+                    // Off this loop, so gossip keeps flowing while it runs;
+                    // one round at a time.
+                    _ = tick.tick(), if sync_every.is_some() && round.as_ref().is_none_or(JoinHandle::is_finished) => {
+                        let syncer = syncer.clone();
+                        round = Some(tokio::spawn(async move {
+                            for peer in syncer.ipfs.connected().await.unwrap_or_default() {
+                                syncer.run(peer).await;
+                            }
+                        }));
                     }
                 }
             }
@@ -228,6 +235,72 @@ impl Node {
                 }
                 for t in old.iter().filter(|t| !new.contains(t)) {
                     let _ = gossip.unsubscribe(t);
+                }
+            }
+        }
+    }
+
+    /// Topic discovery through the DHT: announce every topic we are on, and
+    /// dial providers of topics where we know too few peers. Every 3 s
+    /// for the first half minute, then every 30 s; each step is bounded in time.
+    fn discovery_loop(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (ipfs, interest, gossip, me) = (
+            self.ipfs.clone(),
+            self.interest.clone(),
+            self.gossip.clone(),
+            self.peer_id,
+        );
+        async move {
+            let mut announced = std::collections::HashSet::new();
+            // Quick rounds while the node is new, then every 30 s.
+            for round in 0u32.. {
+                let pause = if round < 10 { 3 } else { 30 };
+                tokio::time::sleep(Duration::from_secs(pause)).await;
+                if ipfs.connected().await.map(|c| c.is_empty()).unwrap_or(true) {
+                    continue;
+                }
+                let topics = interest
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .topics();
+                for topic in topics {
+                    let key = crate::topics::provider_key(&topic);
+                    if announced.insert(topic.clone()) {
+                        let ipfs = ipfs.clone();
+                        let key = key.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(20),
+                                ipfs.dht_provide(key),
+                            )
+                            .await;
+                        });
+                    }
+                    if gossip.topic_peers(&topic).await.len() >= 3 {
+                        continue;
+                    }
+                    let Ok(Ok(mut found)) =
+                        tokio::time::timeout(Duration::from_secs(5), ipfs.dht_get_providers(key))
+                            .await
+                    else {
+                        continue;
+                    };
+                    let mut dialed = 0;
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                    while let Ok(Some(Ok(set))) =
+                        tokio::time::timeout_at(deadline, found.next()).await
+                    {
+                        for peer in set {
+                            if peer == me
+                                || dialed >= 4
+                                || ipfs.is_connected(peer).await.unwrap_or(true)
+                            {
+                                continue;
+                            }
+                            dialed += 1;
+                            let _ = ipfs.connect(peer).await;
+                        }
+                    }
                 }
             }
         }
@@ -299,6 +372,19 @@ impl Node {
         &self.data_dir
     }
 
+    /// Cuts a peer off until [`Node::unblock_peer`]: closes its connections
+    /// and refuses new ones (operators, and partition experiments).
+    pub async fn block_peer(&self, peer: PeerId) {
+        let forever = std::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+        self.gossip.ban(peer, forever);
+        let _ = self.ipfs.disconnect(peer).await;
+    }
+
+    /// Lets a blocked peer connect again.
+    pub fn unblock_peer(&self, peer: PeerId) {
+        self.gossip.unban(peer);
+    }
+
     /// Offences counted against a peer in the current window.
     pub fn offences(&self, peer: PeerId) -> usize {
         self.peers.offences(peer)
@@ -333,12 +419,23 @@ impl Syncer {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .authors();
-        let scope = Scope {
-            authors,
-            since: 0,
-            until: u64::MAX,
-        };
-        sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await
+        // One session per slice of at most MAX_SCOPE_AUTHORS authors.
+        let mut total = SyncReport::default();
+        for slice in authors.chunks(sync::MAX_SCOPE_AUTHORS) {
+            let scope = Scope {
+                authors: slice.to_vec(),
+                since: 0,
+                until: u64::MAX,
+            };
+            let r = sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await?;
+            total.missing += r.missing;
+            total.fetched += r.fetched;
+            total.rounds += r.rounds;
+            total.sync_bytes += r.sync_bytes;
+            total.fetch_bytes += r.fetch_bytes;
+            total.elapsed += r.elapsed;
+        }
+        Ok(total)
     }
 
     async fn run(&self, peer: PeerId) {

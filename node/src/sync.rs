@@ -42,6 +42,8 @@ pub const MAX_FETCH_IDS: usize = 256;
 const MAX_ROUNDS: usize = 64;
 /// How long to wait for any one frame.
 const READ_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest an inbound session may take, all rounds included.
+const SESSION_DEADLINE: Duration = Duration::from_secs(60);
 /// Scope format version.
 const SCOPE_V1: u8 = 1;
 
@@ -72,6 +74,9 @@ pub enum SyncError {
     /// The scope frame is malformed or too big.
     #[error("bad scope: {0}")]
     BadScope(&'static str),
+    /// A scope version this node does not know (a newer peer; not its fault).
+    #[error("unsupported scope version {0}")]
+    UnsupportedVersion(u8),
     /// Negentropy refused a message.
     #[error("reconciliation: {0}")]
     Negentropy(String),
@@ -98,7 +103,10 @@ impl SyncError {
                 | SyncError::Unrequested
                 | SyncError::TooLong
                 | SyncError::Negentropy(_)
-                | SyncError::Frame(crate::net::frame::FrameError::TooLarge { .. })
+                | SyncError::Frame(
+                    crate::net::frame::FrameError::TooLarge { .. }
+                        | crate::net::frame::FrameError::BadPrefix
+                )
         )
     }
 }
@@ -125,7 +133,7 @@ impl Scope {
     pub fn decode(b: &[u8]) -> Result<Scope, SyncError> {
         let (&version, rest) = b.split_first().ok_or(SyncError::BadScope("empty"))?;
         if version != SCOPE_V1 {
-            return Err(SyncError::BadScope("unknown version"));
+            return Err(SyncError::UnsupportedVersion(version));
         }
         let num =
             |r: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(r.get(..8)?.try_into().ok()?)) };
@@ -239,6 +247,7 @@ pub async fn sync_with(
         .await
         .map_err(|e| SyncError::Network(e.to_string()))?;
     let frame = scope.encode();
+    let authors: HashSet<PublicKey> = scope.authors.iter().copied().collect();
     report.sync_bytes += frame.len() as u64;
     write_frame(&mut stream, &frame).await?;
     let local = {
@@ -276,7 +285,7 @@ pub async fn sync_with(
         .map(|id| EventId::from_digest(*id.as_bytes()))
         .collect();
     for chunk in ids.chunks(MAX_FETCH_IDS) {
-        let (n, bytes) = fetch_from(ipfs, ingest, peer, chunk).await?;
+        let (n, bytes) = fetch_from(ipfs, ingest, peer, chunk, Some(&authors)).await?;
         report.fetched += n;
         report.fetch_bytes += bytes;
     }
@@ -308,12 +317,15 @@ pub async fn serve_fetch(mut stream: rust_ipfs::Stream, store: Store) -> Result<
 }
 
 /// Asks `peer` for `ids`; hands what it serves to the pipeline. Returns
-/// (events received, bytes received).
+/// (events received, bytes received). With `authors`, every event served
+/// must be by one of them (sync fetches only what its scope covers, so a
+/// peer cannot use a reconciliation to push unrelated events).
 pub async fn fetch_from(
     ipfs: &Ipfs,
     ingest: &Ingest,
     peer: PeerId,
     ids: &[EventId],
+    authors: Option<&HashSet<PublicKey>>,
 ) -> Result<(usize, u64), SyncError> {
     let mut stream = ipfs
         .open_stream(peer, FETCH_PROTOCOL)
@@ -326,10 +338,15 @@ pub async fn fetch_from(
     let limit = kith_protocol::MAX_EVENT_BYTES;
     while let Some(envelope) = read(&mut stream, limit).await? {
         bytes += envelope.len() as u64;
-        let id = Unverified::decode(&envelope)
-            .map(|u| *u.id().digest())
-            .map_err(|_| SyncError::Unrequested)?;
-        if !wanted.remove(&id) {
+        let unverified = match Unverified::decode(&envelope) {
+            Ok(u) => u,
+            // A kind newer than this node: skip it, the peer did nothing wrong.
+            Err(kith_protocol::EventError::UnknownKind(_)) => continue,
+            Err(_) => return Err(SyncError::Unrequested),
+        };
+        if !wanted.remove(unverified.id().digest())
+            || authors.is_some_and(|a| !a.contains(&unverified.body().author))
+        {
             return Err(SyncError::Unrequested);
         }
         ingest.feed(envelope, Origin::Fetched { from: peer }).await;
@@ -358,11 +375,16 @@ pub(crate) async fn serve(ipfs: Ipfs, store: Store, peers: Arc<Peers>) -> anyhow
         };
         let (store, peers) = (store.clone(), peers.clone());
         tokio::spawn(async move {
-            let result = if is_sync {
-                serve_sync(stream, store).await
-            } else {
-                serve_fetch(stream, store).await
+            let session = async {
+                if is_sync {
+                    serve_sync(stream, store).await
+                } else {
+                    serve_fetch(stream, store).await
+                }
             };
+            let result = tokio::time::timeout(SESSION_DEADLINE, session)
+                .await
+                .unwrap_or(Err(SyncError::Stalled));
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "inbound session failed");
                 if e.is_offence() {
@@ -392,20 +414,25 @@ pub(crate) async fn fetcher(
         let mut by_peer: std::collections::HashMap<Option<PeerId>, Vec<EventId>> =
             Default::default();
         for r in batch.drain(..) {
-            if asked.insert(*r.id.digest(), now).is_none() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = asked.entry(*r.id.digest()) {
+                slot.insert(now);
                 by_peer.entry(r.hint).or_default().push(r.id);
             }
         }
         for (hint, ids) in by_peer {
             let mut candidates: Vec<PeerId> = hint.into_iter().collect();
-            candidates.extend(ipfs.connected().await.unwrap_or_default());
-            candidates.dedup();
+            for p in ipfs.connected().await.unwrap_or_default() {
+                if !candidates.contains(&p) {
+                    candidates.push(p);
+                }
+            }
+            candidates.retain(|p| !peers.is_banned(p));
             let mut left = ids;
             for peer in candidates.into_iter().take(4) {
                 if left.is_empty() {
                     break;
                 }
-                match fetch_from(&ipfs, &ingest, peer, &left).await {
+                match fetch_from(&ipfs, &ingest, peer, &left, None).await {
                     Ok(_) => {}
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "fetch failed");

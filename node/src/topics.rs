@@ -51,6 +51,17 @@ pub fn community_topic(community: &EventId) -> String {
     format!("{PREFIX}/c/{}", hex::encode(community.digest()))
 }
 
+/// The DHT key under which nodes announce that they are on `topic`
+/// (`sha256("kith/1/provider" ‖ topic)`): a node joining a topic looks up
+/// its providers and dials a few, so followers find each other without a
+/// firehose and without knowing each other in advance.
+pub fn provider_key(topic: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"kith/1/provider");
+    h.update(topic.as_bytes());
+    h.finalize().to_vec()
+}
+
 /// Whether a topic name belongs to the Kith scheme (a peer may subscribe
 /// to anything; we only pay attention to these).
 pub fn is_kith_topic(topic: &str) -> bool {

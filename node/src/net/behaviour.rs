@@ -146,6 +146,7 @@ pub(crate) enum Command {
         peer: PeerId,
         until: Instant,
     },
+    Unban(PeerId),
 }
 
 struct Inner {
@@ -192,8 +193,9 @@ fn topic_params() -> TopicScoreParams {
         first_message_deliveries_cap: 100.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        // Squared: 1 invalid message -20, 2 -80 (graylisted), decaying by
-        // ~1% a second so a trickle of bad events still accumulates.
+        // Squared: 1 invalid message -20 (under the gossip threshold), 2
+        // -80, 3 -180 (graylisted: below -80 even after positive
+        // components), decaying by ~1% a second so a trickle accumulates.
         invalid_message_deliveries_weight: -20.0,
         invalid_message_deliveries_decay: 0.99,
         ..TopicScoreParams::default()
@@ -333,6 +335,10 @@ impl Inner {
                     .map(|(p, _)| *p)
                     .collect();
                 let _ = reply.send(peers);
+            }
+            Command::Unban(peer) => {
+                self.banned.remove(&peer);
+                self.gossipsub.remove_blacklisted_peer(&peer);
             }
             Command::Ban { peer, until } => {
                 self.banned.insert(peer, until);
@@ -582,6 +588,11 @@ impl GossipHandle {
     /// Disconnects a peer and refuses it until `until`.
     pub fn ban(&self, peer: PeerId, until: Instant) {
         let _ = self.send(Command::Ban { peer, until });
+    }
+
+    /// Lifts a ban.
+    pub fn unban(&self, peer: PeerId) {
+        let _ = self.send(Command::Unban(peer));
     }
 
     /// The behaviour's own counters.

@@ -48,6 +48,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             0 => return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
             _ => {}
         }
+        // The tenth byte may only carry the top bit of a u64.
+        if i == 9 && b[0] > 1 {
+            return Err(FrameError::BadPrefix);
+        }
         len |= u64::from(b[0] & 0x7f) << (7 * i);
         if b[0] & 0x80 == 0 {
             // Minimal encoding only: a trailing zero byte is a second spelling.
@@ -95,7 +99,8 @@ mod tests {
                 Err(FrameError::TooLarge { len: 70_000, .. })
             ));
             // Non-minimal prefix, truncated body, endless prefix.
-            for bad in [vec![0x81, 0x00], vec![5, 1, 2], vec![0xff; 11]] {
+            let overflow = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02].to_vec();
+            for bad in [vec![0x81, 0x00], vec![5, 1, 2], vec![0xff; 11], overflow] {
                 let mut r = futures::io::Cursor::new(bad);
                 assert!(read_frame(&mut r, 1000).await.is_err());
             }
