@@ -277,6 +277,8 @@ impl Peers {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
                 banned.remove(peer);
+                // Served its time: its gossip score starts over.
+                self.gossip.set_app_score(*peer, 0.0);
                 false
             }
             None => false,

@@ -38,10 +38,22 @@ pub struct Node {
 }
 
 /// Settings that are not in the config file (tests and embedders).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StartOptions {
     /// Keep IPFS blocks in memory instead of `<data dir>/ipfs`.
     pub memory_blocks: bool,
+    /// Reconcile with every peer as soon as it connects (default true;
+    /// benchmarks turn it off to time one session by itself).
+    pub sync_on_connect: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            memory_blocks: false,
+            sync_on_connect: true,
+        }
+    }
 }
 
 impl Node {
@@ -110,8 +122,11 @@ impl Node {
 
         let sync_every =
             (config.sync.interval_secs > 0).then(|| Duration::from_secs(config.sync.interval_secs));
-        node.tasks
-            .push(tokio::spawn(node.gossip_loop(network.events, sync_every)));
+        node.tasks.push(tokio::spawn(node.gossip_loop(
+            network.events,
+            sync_every,
+            options.sync_on_connect,
+        )));
         let (ipfs, store, peers) = (node.ipfs.clone(), node.store.clone(), node.peers.clone());
         node.tasks.push(tokio::spawn(async move {
             if let Err(e) = sync::serve(ipfs, store, peers).await {
@@ -151,6 +166,7 @@ impl Node {
         &self,
         mut events: futures::channel::mpsc::Receiver<GossipEvent>,
         sync_every: Option<Duration>,
+        sync_on_connect: bool,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let ingest = self.ingest.clone();
         let syncer = self.syncer();
@@ -167,7 +183,7 @@ impl Node {
                                 break;
                             }
                         }
-                        Some(GossipEvent::Connected(peer)) => {
+                        Some(GossipEvent::Connected(peer)) if sync_on_connect => {
                             let syncer = syncer.clone();
                             tokio::spawn(async move {
                                 // Let identify and protocol negotiation settle first.
@@ -175,12 +191,15 @@ impl Node {
                                 syncer.run(peer).await;
                             });
                         }
-                        Some(GossipEvent::Subscribed { .. }) => {}
+                        Some(GossipEvent::Connected(_) | GossipEvent::Subscribed { .. }) => {}
                         None => break,
                     },
                     // Off this loop, so gossip keeps flowing while it runs;
                     // one round at a time.
-                    _ = tick.tick(), if sync_every.is_some() && round.as_ref().is_none_or(JoinHandle::is_finished) => {
+                    _ = tick.tick(), if sync_every.is_some() => {
+                        if !round.as_ref().is_none_or(JoinHandle::is_finished) {
+                            continue; // the last round is still running
+                        }
                         let syncer = syncer.clone();
                         round = Some(tokio::spawn(async move {
                             for peer in syncer.ipfs.connected().await.unwrap_or_default() {
@@ -251,7 +270,21 @@ impl Node {
             self.peer_id,
         );
         async move {
-            let mut announced = std::collections::HashSet::new();
+            // What was announced when; announced again after ten minutes,
+            // so an announcement made before the routing table filled is
+            // not lost for good (kademlia republishes successful ones).
+            let mut announced: std::collections::HashMap<String, std::time::Instant> =
+                std::collections::HashMap::new();
+            let mut due = |name: String| {
+                let now = std::time::Instant::now();
+                match announced.get(&name) {
+                    Some(t) if now.duration_since(*t) < Duration::from_secs(600) => false,
+                    _ => {
+                        announced.insert(name, now);
+                        true
+                    }
+                }
+            };
             // Quick rounds while the node is new, then every 30 s.
             for round in 0u32.. {
                 let pause = if round < 10 { 3 } else { 30 };
@@ -259,13 +292,25 @@ impl Node {
                 if ipfs.connected().await.map(|c| c.is_empty()).unwrap_or(true) {
                     continue;
                 }
-                let topics = interest
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .topics();
+                let (topics, locals): (Vec<String>, Vec<PublicKey>) = {
+                    let i = interest.read().unwrap_or_else(PoisonError::into_inner);
+                    (i.topics(), i.locals().copied().collect())
+                };
+                for key in locals.iter().map(crate::topics::host_key) {
+                    if due(hex::encode(&key)) {
+                        let ipfs = ipfs.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(20),
+                                ipfs.dht_provide(key),
+                            )
+                            .await;
+                        });
+                    }
+                }
                 for topic in topics {
                     let key = crate::topics::provider_key(&topic);
-                    if announced.insert(topic.clone()) {
+                    if due(topic.clone()) {
                         let ipfs = ipfs.clone();
                         let key = key.clone();
                         tokio::spawn(async move {
@@ -370,6 +415,26 @@ impl Node {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Nodes that announce (in the DHT) that they host `identity`.
+    pub async fn find_hosts(&self, identity: &PublicKey) -> Vec<PeerId> {
+        let mut out = Vec::new();
+        let key = crate::topics::host_key(identity);
+        let Ok(Ok(mut found)) =
+            tokio::time::timeout(Duration::from_secs(5), self.ipfs.dht_get_providers(key)).await
+        else {
+            return out;
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(Ok(set))) = tokio::time::timeout_at(deadline, found.next()).await {
+            for p in set {
+                if p != self.peer_id && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
     }
 
     /// Cuts a peer off until [`Node::unblock_peer`]: closes its connections

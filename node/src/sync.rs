@@ -24,7 +24,7 @@ use rust_ipfs::{Ipfs, PeerId, StreamProtocol};
 use tokio::sync::mpsc;
 
 use crate::ingest::{FetchRequest, Ingest, Origin, Peers};
-use crate::net::frame::{read_frame, write_frame};
+use crate::net::frame::{read_frame, wire_len, write_frame};
 
 /// The reconciliation protocol.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/1");
@@ -248,7 +248,7 @@ pub async fn sync_with(
         .map_err(|e| SyncError::Network(e.to_string()))?;
     let frame = scope.encode();
     let authors: HashSet<PublicKey> = scope.authors.iter().copied().collect();
-    report.sync_bytes += frame.len() as u64;
+    report.sync_bytes += wire_len(frame.len());
     write_frame(&mut stream, &frame).await?;
     let local = {
         let store = store.clone();
@@ -264,12 +264,12 @@ pub async fn sync_with(
         if report.rounds > MAX_ROUNDS {
             return Err(SyncError::TooLong);
         }
-        report.sync_bytes += msg.len() as u64;
+        report.sync_bytes += wire_len(msg.len());
         write_frame(&mut stream, &msg).await?;
         let reply = read(&mut stream, SYNC_FRAME_LIMIT)
             .await?
             .ok_or(SyncError::Closed)?;
-        report.sync_bytes += reply.len() as u64;
+        report.sync_bytes += wire_len(reply.len());
         match negentropy
             .reconcile_with_ids(&reply, &mut have, &mut need)
             .map_err(neg)?
@@ -317,10 +317,25 @@ pub async fn serve_fetch(mut stream: rust_ipfs::Stream, store: Store) -> Result<
 }
 
 /// Asks `peer` for `ids`; hands what it serves to the pipeline. Returns
-/// (events received, bytes received). With `authors`, every event served
+/// (events received, bytes sent and received, length prefixes included). With `authors`, every event served
 /// must be by one of them (sync fetches only what its scope covers, so a
 /// peer cannot use a reconciliation to push unrelated events).
 pub async fn fetch_from(
+    ipfs: &Ipfs,
+    ingest: &Ingest,
+    peer: PeerId,
+    ids: &[EventId],
+    authors: Option<&HashSet<PublicKey>>,
+) -> Result<(usize, u64), SyncError> {
+    tokio::time::timeout(
+        SESSION_DEADLINE,
+        fetch_session(ipfs, ingest, peer, ids, authors),
+    )
+    .await
+    .unwrap_or(Err(SyncError::Stalled))
+}
+
+async fn fetch_session(
     ipfs: &Ipfs,
     ingest: &Ingest,
     peer: PeerId,
@@ -334,10 +349,10 @@ pub async fn fetch_from(
     let mut wanted: HashSet<[u8; 32]> = ids.iter().map(|id| *id.digest()).collect();
     let request: Vec<u8> = ids.iter().flat_map(|id| *id.digest()).collect();
     write_frame(&mut stream, &request).await?;
-    let (mut n, mut bytes) = (0, 0u64);
+    let (mut n, mut bytes) = (0, wire_len(request.len()));
     let limit = kith_protocol::MAX_EVENT_BYTES;
     while let Some(envelope) = read(&mut stream, limit).await? {
-        bytes += envelope.len() as u64;
+        bytes += wire_len(envelope.len());
         let unverified = match Unverified::decode(&envelope) {
             Ok(u) => u,
             // A kind newer than this node: skip it, the peer did nothing wrong.

@@ -62,6 +62,16 @@ pub fn provider_key(topic: &str) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// The DHT key under which a node announces that it hosts an identity
+/// (`sha256("kith/1/host" ‖ key)`): how a node finds who to fetch an
+/// author's events from, or where to deliver to someone.
+pub fn host_key(identity: &PublicKey) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"kith/1/host");
+    h.update(identity.as_bytes());
+    h.finalize().to_vec()
+}
+
 /// Whether a topic name belongs to the Kith scheme (a peer may subscribe
 /// to anything; we only pay attention to these).
 pub fn is_kith_topic(topic: &str) -> bool {

@@ -132,6 +132,14 @@ async fn gossip_relevance_catch_up_and_fetch() {
         "C asked for the parent"
     );
 
+    // 5. The DHT says which node hosts A's identity.
+    eventually(
+        Duration::from_secs(20),
+        "B finds A's host in the DHT",
+        || async { b.find_hosts(&ia).await.contains(&a.peer_id()) },
+    )
+    .await;
+
     for n in [a, b, c] {
         let report = n.store().check_integrity().unwrap();
         assert!(report.is_ok(), "{report:?}");

@@ -338,6 +338,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .collect();
     let hwm: Vec<f64> = usage_after.iter().map(|u| u.1).collect();
     let rss: Vec<f64> = usage_after.iter().map(|u| u.2).collect();
+    let idle_rss: Vec<f64> = usage_before.iter().map(|u| u.2).collect();
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let ratio = delivered as f64 / expected.max(1) as f64;
@@ -372,6 +373,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         max(&rss),
         max(&hwm)
     );
+    println!(
+        "  idle memory per node (RSS MiB)     mean {:.1}, max {:.1} (after settling, before posting)",
+        mean(&idle_rss),
+        max(&idle_rss)
+    );
     if lagged > 0 {
         println!("  (the report missed {lagged} storage notices: latency samples are incomplete)");
     }
@@ -380,7 +386,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         "posts_per_node": args.posts, "latency_ms": {"p50": percentile(&latencies, 0.5), "p95": percentile(&latencies, 0.95), "p99": percentile(&latencies, 0.99), "max": latencies.last().copied().unwrap_or(0)},
         "expected": expected, "delivered": delivered, "delivery_ratio": ratio,
         "published": published, "gossip_received": received, "amplification": received as f64 / published.max(1) as f64,
-        "cpu_s": {"mean": mean(&cpu), "max": max(&cpu)}, "rss_mib": {"mean": mean(&rss), "max": max(&rss)}, "peak_rss_mib": {"mean": mean(&hwm), "max": max(&hwm)},
+        "cpu_s": {"mean": mean(&cpu), "max": max(&cpu)}, "rss_mib": {"mean": mean(&rss), "max": max(&rss)}, "peak_rss_mib": {"mean": mean(&hwm), "max": max(&hwm)}, "idle_rss_mib": {"mean": mean(&idle_rss), "max": max(&idle_rss)},
         "wall_s": wall.elapsed().as_secs_f64(),
     });
     println!("{report}");

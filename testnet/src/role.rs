@@ -42,6 +42,7 @@ pub(crate) async fn node(args: NodeArgs) -> anyhow::Result<()> {
             &config,
             StartOptions {
                 memory_blocks: true,
+                ..StartOptions::default()
             },
         )
         .await?,

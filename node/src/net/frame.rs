@@ -25,6 +25,12 @@ pub enum FrameError {
     BadPrefix,
 }
 
+/// Bytes a frame of `n` bytes takes on the stream, length prefix included.
+pub fn wire_len(n: usize) -> u64 {
+    let mut buf = unsigned_varint::encode::u64_buffer();
+    (unsigned_varint::encode::u64(n as u64, &mut buf).len() + n) as u64
+}
+
 /// Writes one frame.
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> Result<(), FrameError> {
     let mut buf = unsigned_varint::encode::u64_buffer();

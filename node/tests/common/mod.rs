@@ -27,6 +27,7 @@ pub async fn start(dir: &Path) -> Node {
         &config(0),
         StartOptions {
             memory_blocks: true,
+            ..StartOptions::default()
         },
     )
     .await
