@@ -77,6 +77,10 @@ impl Node {
             bootstrap: config.network.bootstrap.clone(),
             mdns: config.network.mdns,
             relay_server: config.network.relay_server,
+            gossip: crate::net::GossipConfig {
+                ban_after: config.gossip.ban_after,
+                ..crate::net::GossipConfig::default()
+            },
             ..NetConfig::default()
         };
         let repo = (!options.memory_blocks).then(|| data_dir.join("ipfs"));

@@ -50,15 +50,23 @@ pub struct GossipConfig {
     pub whitelist_loopback: bool,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
+    /// Offences before the node bans a peer (the ingest pipeline's
+    /// `ban_after`); invalid-message scoring is scaled so that gossipsub
+    /// does not graylist a peer (and hide its next offence) before that.
+    pub ban_after: u32,
 }
 
 impl Default for GossipConfig {
     fn default() -> Self {
         GossipConfig {
-            max_transmit_size: 1 << 20,
+            // Four maximum-size events per RPC. The codec drops bigger frames
+            // without telling the behaviour, so this also caps what a peer
+            // can make us read for nothing.
+            max_transmit_size: 256 * 1024,
             queue: 4096,
             whitelist_loopback: true,
             heartbeat: Duration::from_millis(700),
+            ban_after: 5,
         }
     }
 }
@@ -182,7 +190,14 @@ impl KithBehaviour {
 /// Score parameters for every Kith topic. Invalid messages (P4) weigh
 /// heavily; mesh-delivery penalties (P3) are off, because a quiet topic on a
 /// small network would otherwise punish honest peers for having little to say.
-fn topic_params() -> TopicScoreParams {
+fn topic_params(ban_after: u32) -> TopicScoreParams {
+    // P4 is weight × count²: (ban_after − 1) invalid messages reach exactly
+    // the graylist threshold (−80, which needs a score strictly below it),
+    // so the peer's ban_after-th offence still reaches the pipeline and
+    // bans it. With ban_after 5: −5, −20 (no more gossip from us), −45,
+    // −80 (no publishing to it), then the ban.
+    let steps = f64::from(ban_after.max(2) - 1);
+    let invalid_weight = -80.0 / (steps * steps);
     TopicScoreParams {
         topic_weight: 1.0,
         time_in_mesh_weight: 0.01,
@@ -193,10 +208,8 @@ fn topic_params() -> TopicScoreParams {
         first_message_deliveries_cap: 100.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        // Squared: 1 invalid message -20 (under the gossip threshold), 2
-        // -80, 3 -180 (graylisted: below -80 even after positive
-        // components), decaying by ~1% a second so a trickle accumulates.
-        invalid_message_deliveries_weight: -20.0,
+        // Decaying by ~1% a second so a trickle of bad events accumulates.
+        invalid_message_deliveries_weight: invalid_weight,
         invalid_message_deliveries_decay: 0.99,
         ..TopicScoreParams::default()
     }
@@ -258,7 +271,7 @@ pub(crate) fn build(
         commands: cmd_rx,
         events: ev_tx,
         stats: stats.clone(),
-        topic_params: topic_params(),
+        topic_params: topic_params(cfg.ban_after),
         scored_topics: HashSet::new(),
     };
     let handle = GossipHandle { tx: cmd_tx, stats };
