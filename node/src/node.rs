@@ -279,6 +279,8 @@ impl Node {
             // not lost for good (kademlia republishes successful ones).
             let mut announced: std::collections::HashMap<String, std::time::Instant> =
                 std::collections::HashMap::new();
+            let mut backoff: std::collections::HashMap<String, (std::time::Instant, Duration)> =
+                std::collections::HashMap::new();
             let mut due = |name: String| {
                 let now = std::time::Instant::now();
                 match announced.get(&name) {
@@ -328,6 +330,16 @@ impl Node {
                     if gossip.topic_peers(&topic).await.len() >= 3 {
                         continue;
                     }
+                    // Back off on topics where lookups find nobody new:
+                    // 3 s, then doubling up to 5 minutes.
+                    let now = std::time::Instant::now();
+                    let (next, wait) = backoff
+                        .get(&topic)
+                        .copied()
+                        .unwrap_or((now, Duration::from_secs(3)));
+                    if now < next {
+                        continue;
+                    }
                     let Ok(Ok(mut found)) =
                         tokio::time::timeout(Duration::from_secs(5), ipfs.dht_get_providers(key))
                             .await
@@ -350,6 +362,12 @@ impl Node {
                             let _ = ipfs.connect(peer).await;
                         }
                     }
+                    let wait = if dialed > 0 {
+                        Duration::from_secs(3)
+                    } else {
+                        (wait * 2).min(Duration::from_secs(300))
+                    };
+                    backoff.insert(topic, (std::time::Instant::now() + wait, wait));
                 }
             }
         }

@@ -99,7 +99,7 @@ impl Attacker {
         let key = libp2p::identity::Keypair::generate_ed25519();
         let peer = key.public().to_peer_id();
         let config = gossipsub::ConfigBuilder::default()
-            .validation_mode(gossipsub::ValidationMode::Strict)
+            .validation_mode(gossipsub::ValidationMode::Anonymous)
             .message_id_fn(|m: &gossipsub::Message| {
                 MessageId::new(&message_id(m.topic.as_str(), &m.data))
             })
@@ -110,7 +110,7 @@ impl Attacker {
             .build()
             .expect("gossipsub config");
         let evil = Evil {
-            gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)
+            gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
                 .expect("gossipsub"),
             identify: identify::Behaviour::new(identify::Config::new(
                 "/kith/1".into(),

@@ -26,8 +26,10 @@ pub(crate) struct RunArgs {
     /// Milliseconds between one node's posts.
     #[arg(long, default_value_t = 200)]
     interval_ms: u64,
-    /// Seconds to let discovery and meshes form before posting.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to let discovery and meshes form before posting. The
+    /// default outlasts the node's quick start-up discovery rounds (every
+    /// 3 s for the first 30 s), so the figures are for a running network.
+    #[arg(long, default_value_t = 30)]
     settle_secs: u64,
     /// Random seed for the topology and follow graph.
     #[arg(long, default_value_t = 1)]

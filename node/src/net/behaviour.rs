@@ -28,7 +28,6 @@ use libp2p::gossipsub::{
     PeerScoreThresholds, PublishError, SubscriptionError, TopicHash, TopicScoreParams,
     ValidationMode,
 };
-use libp2p::identity::Keypair;
 use libp2p::swarm::{
     CloseConnection, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
     THandlerInEvent, THandlerOutEvent, ToSwarm,
@@ -240,11 +239,15 @@ fn score_params(cfg: &GossipConfig) -> (PeerScoreParams, PeerScoreThresholds) {
 
 /// The behaviour, the handle the application uses, and the event stream.
 pub(crate) fn build(
-    keypair: &Keypair,
     cfg: &GossipConfig,
 ) -> anyhow::Result<(KithBehaviour, GossipHandle, mpsc::Receiver<GossipEvent>)> {
     let config = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
+        // Kith events carry their own signatures: a libp2p signature per
+        // message would cost a signature per publish and a verification per
+        // hop, and name the publishing node to everyone. Messages go
+        // unsigned, with no source and no sequence number (js-libp2p:
+        // StrictNoSign).
+        .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(|m: &gossipsub::Message| {
             MessageId::new(&message_id(m.topic.as_str(), &m.data))
@@ -254,9 +257,8 @@ pub(crate) fn build(
         .heartbeat_interval(cfg.heartbeat)
         .build()
         .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-    let mut gossipsub =
-        gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), config)
-            .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+    let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
+        .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
     let (params, thresholds) = score_params(cfg);
     gossipsub
         .with_peer_score(params, thresholds)

@@ -82,7 +82,7 @@ pub async fn start(
 ) -> anyhow::Result<Network> {
     let keypair = rust_ipfs::Keypair::ed25519_from_bytes(seed)?;
     let peer_id = keypair.public().to_peer_id();
-    let (kith, gossip, events) = behaviour::build(&keypair, &cfg.gossip)?;
+    let (kith, gossip, events) = behaviour::build(&cfg.gossip)?;
     let (mdns_tx, mut mdns_rx) = futures::channel::mpsc::unbounded::<(PeerId, Multiaddr)>();
     let max = cfg.max_connections;
     let mut builder = IpfsBuilder::<KithBehaviour>::with_keypair(&keypair)?

@@ -183,8 +183,9 @@ async function main () {
       pubsub: gossipsub({
         emitSelf: false,
         allowPublishToZeroTopicPeers: false,
-        // Kith's defaults on the Rust side: StrictSign, flood publish.
-        globalSignaturePolicy: 'StrictSign',
+        // Kith's settings on the Rust side: unsigned messages (Kith events
+        // carry their own signatures), flood publish.
+        globalSignaturePolicy: 'StrictNoSign',
         floodPublish: true,
         msgIdFn: (msg) => kithMsgId(msg.topic, msg.data)
       })
