@@ -38,8 +38,9 @@ const SYNC_FRAME_LIMIT: usize = 256 * 1024;
 pub const MAX_SCOPE_AUTHORS: usize = 4096;
 /// Most ids in one fetch request.
 pub const MAX_FETCH_IDS: usize = 256;
-/// Most reconciliation rounds before the session is abandoned.
-const MAX_ROUNDS: usize = 64;
+/// Most frames from the initiator (negentropy rounds and slice frames, over
+/// all slices) before the session is abandoned.
+const MAX_ROUNDS: usize = 1024;
 /// How long to wait for any one frame.
 const READ_DEADLINE: Duration = Duration::from_secs(10);
 /// Longest an inbound session may take, all rounds included.
@@ -170,17 +171,87 @@ impl Scope {
     }
 }
 
-/// The set a scope covers in `store`, sealed for negentropy.
-pub fn scope_set(store: &Store, scope: &Scope) -> Result<NegentropyStorageVector, SyncError> {
-    let mut set = NegentropyStorageVector::new();
+/// The items a scope covers in `store`: `(created_at, id digest)`, sorted.
+pub fn scope_items(store: &Store, scope: &Scope) -> Result<Vec<(u64, [u8; 32])>, SyncError> {
+    let mut items = Vec::new();
     for a in &scope.authors {
         for (t, id) in store.reader().author_items(a, scope.since, scope.until)? {
-            set.insert(t, Id::from_byte_array(*id.digest()))
-                .map_err(neg)?;
+            items.push((t, *id.digest()));
         }
+    }
+    items.sort_unstable();
+    Ok(items)
+}
+
+/// The items with `since <= created_at < until`, sealed for negentropy.
+fn slice_set(
+    items: &[(u64, [u8; 32])],
+    since: u64,
+    until: u64,
+) -> Result<NegentropyStorageVector, SyncError> {
+    let lo = items.partition_point(|(t, _)| *t < since);
+    let hi = items.partition_point(|(t, _)| *t < until);
+    let mut set = NegentropyStorageVector::with_capacity(hi - lo);
+    for (t, id) in &items[lo..hi] {
+        set.insert(*t, Id::from_byte_array(*id)).map_err(neg)?;
     }
     set.seal().map_err(neg)?;
     Ok(set)
+}
+
+/// How many items each time slice should hold for `n` items in all.
+///
+/// Negentropy splits a mismatched range into 16 buckets and answers a
+/// range of fewer than 32 items with every id in it. A slice of `s` items
+/// meets that rule after k splits with `s / 16^k` items per range; if that
+/// lands just under 32, every scattered difference costs ~31 ids (32 bytes
+/// each). Slices sized so that `s / 16^k` is between 40 and 100 for some k
+/// are split once more, down to ranges of 2.5–6 ids. Measured on 100,000
+/// events with 1% missing: 16,384-item slices 0.49 MB of reconciliation,
+/// 8,192-item slices 1.58 MB, one slice 0.94 MB.
+fn slice_size(n: usize) -> usize {
+    // The largest band [40·16^k, 100·16^k] whose floor n reaches; aim for
+    // 64·16^k (ranges of 4 ids), which keeps every rounding inside the band.
+    let mut lower = 40usize;
+    while lower * 16 <= n {
+        lower *= 16;
+    }
+    if n < lower {
+        return n.max(1);
+    }
+    let target = lower / 5 * 8;
+    let slices = ((n + target / 2) / target).max(1);
+    n.div_ceil(slices)
+}
+
+/// Splits sorted items into time slices (see [`slice_size`]):
+/// `[since, until)` bounds covering `[scope.since, scope.until)`.
+fn slices(items: &[(u64, [u8; 32])], since: u64, until: u64) -> Vec<(u64, u64)> {
+    let mut bounds = vec![since];
+    let step = slice_size(items.len());
+    let mut i = step;
+    while i < items.len() {
+        let t = items[i].0;
+        if t > *bounds.last().unwrap_or(&since) {
+            bounds.push(t);
+        }
+        i += step;
+    }
+    bounds.push(until);
+    bounds.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Frame that starts a new slice of the scope: `0x02 ‖ since u64 ‖ until u64`.
+/// Negentropy messages start with their version byte (0x61), so the two
+/// cannot be confused.
+const SLICE_FRAME: u8 = 0x02;
+
+fn slice_frame(since: u64, until: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(17);
+    f.push(SLICE_FRAME);
+    f.extend_from_slice(&since.to_be_bytes());
+    f.extend_from_slice(&until.to_be_bytes());
+    f
 }
 
 async fn read<S: futures::AsyncRead + Unpin>(
@@ -199,15 +270,33 @@ pub async fn serve_sync(mut stream: rust_ipfs::Stream, store: Store) -> Result<(
         .await?
         .ok_or(SyncError::Closed)?;
     let scope = Scope::decode(&scope)?;
-    let set = tokio::task::spawn_blocking(move || scope_set(&store, &scope))
+    let (since, until) = (scope.since, scope.until);
+    let items = tokio::task::spawn_blocking(move || scope_items(&store, &scope))
         .await
         .map_err(|e| SyncError::Network(e.to_string()))??;
-    let mut negentropy = Negentropy::owned(set, NEG_FRAME).map_err(neg)?;
+    let mut negentropy =
+        Negentropy::owned(slice_set(&items, since, until)?, NEG_FRAME).map_err(neg)?;
     let mut rounds = 0;
     while let Some(query) = read(&mut stream, SYNC_FRAME_LIMIT).await? {
         rounds += 1;
         if rounds > MAX_ROUNDS {
             return Err(SyncError::TooLong);
+        }
+        if query.first() == Some(&SLICE_FRAME) {
+            let bound = |at: usize| -> Result<u64, SyncError> {
+                query
+                    .get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or(SyncError::BadScope("short slice frame"))
+            };
+            if query.len() != 17 {
+                return Err(SyncError::BadScope("slice frame length"));
+            }
+            let (lo, hi) = (bound(1)?.max(since), bound(9)?.min(until));
+            negentropy =
+                Negentropy::owned(slice_set(&items, lo, hi.max(lo))?, NEG_FRAME).map_err(neg)?;
+            continue;
         }
         let reply = negentropy.reconcile(&query).map_err(neg)?;
         write_frame(&mut stream, &reply).await?;
@@ -250,32 +339,45 @@ pub async fn sync_with(
     let authors: HashSet<PublicKey> = scope.authors.iter().copied().collect();
     report.sync_bytes += wire_len(frame.len());
     write_frame(&mut stream, &frame).await?;
-    let local = {
+    let (since, until) = (scope.since, scope.until);
+    let items = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || scope_set(&store, &scope))
+        tokio::task::spawn_blocking(move || scope_items(&store, &scope))
             .await
             .map_err(|e| SyncError::Network(e.to_string()))??
     };
-    let mut negentropy = Negentropy::owned(local, NEG_FRAME).map_err(neg)?;
-    let mut msg = negentropy.initiate().map_err(neg)?;
     let (mut have, mut need) = (Vec::new(), Vec::new());
-    loop {
-        report.rounds += 1;
-        if report.rounds > MAX_ROUNDS {
-            return Err(SyncError::TooLong);
+    // Slices keep negentropy's leaf ranges small when differences are
+    // dense: a mismatched range under 32 items is answered with all its
+    // ids, so on one big set every scattered difference costs up to 32 ids.
+    let parts = slices(&items, since, until);
+    for (i, &(lo, hi)) in parts.iter().enumerate() {
+        if parts.len() > 1 || i > 0 {
+            let f = slice_frame(lo, hi);
+            report.sync_bytes += wire_len(f.len());
+            write_frame(&mut stream, &f).await?;
         }
-        report.sync_bytes += wire_len(msg.len());
-        write_frame(&mut stream, &msg).await?;
-        let reply = read(&mut stream, SYNC_FRAME_LIMIT)
-            .await?
-            .ok_or(SyncError::Closed)?;
-        report.sync_bytes += wire_len(reply.len());
-        match negentropy
-            .reconcile_with_ids(&reply, &mut have, &mut need)
-            .map_err(neg)?
-        {
-            Some(next) => msg = next,
-            None => break,
+        let mut negentropy =
+            Negentropy::owned(slice_set(&items, lo, hi)?, NEG_FRAME).map_err(neg)?;
+        let mut msg = negentropy.initiate().map_err(neg)?;
+        loop {
+            report.rounds += 1;
+            if report.rounds > MAX_ROUNDS {
+                return Err(SyncError::TooLong);
+            }
+            report.sync_bytes += wire_len(msg.len());
+            write_frame(&mut stream, &msg).await?;
+            let reply = read(&mut stream, SYNC_FRAME_LIMIT)
+                .await?
+                .ok_or(SyncError::Closed)?;
+            report.sync_bytes += wire_len(reply.len());
+            match negentropy
+                .reconcile_with_ids(&reply, &mut have, &mut need)
+                .map_err(neg)?
+            {
+                Some(next) => msg = next,
+                None => break,
+            }
         }
     }
     let _ = stream.close().await;
@@ -461,5 +563,60 @@ pub(crate) async fn fetcher(
                 left.retain(|id| !store.reader().contains(id).unwrap_or(false));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_keep_leaf_ranges_small() {
+        for n in [
+            40, 100, 639, 640, 1_000, 5_000, 10_240, 30_000, 100_000, 1_000_000, 3_000_000,
+        ] {
+            let step = slice_size(n);
+            let mut per_range = step as f64;
+            while per_range >= 100.0 {
+                per_range /= 16.0;
+            }
+            assert!(
+                (40.0..=100.0).contains(&per_range),
+                "n {n}: slices of {step} end in ranges of {per_range}"
+            );
+        }
+        let items: Vec<(u64, [u8; 32])> = (0..100_000u64).map(|i| (i / 3, [0; 32])).collect();
+        let parts = slices(&items, 0, u64::MAX);
+        assert_eq!(parts.first().map(|p| p.0), Some(0));
+        assert_eq!(parts.last().map(|p| p.1), Some(u64::MAX));
+        assert!(
+            parts
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1)
+        );
+        assert_eq!(parts.len(), 6, "{parts:?}");
+    }
+
+    #[test]
+    fn scope_frames_round_trip_and_refuse_nonsense() {
+        let scope = Scope {
+            authors: vec![PublicKey::from_bytes_unchecked([1; 32])],
+            since: 0,
+            until: u64::MAX,
+        };
+        let f = scope.encode();
+        assert_eq!(f.len(), 51);
+        assert_eq!(Scope::decode(&f).unwrap(), scope);
+        assert!(matches!(
+            Scope::decode(&f[..50]),
+            Err(SyncError::BadScope(_))
+        ));
+        let mut v2 = f.clone();
+        v2[0] = 2;
+        assert!(matches!(
+            Scope::decode(&v2),
+            Err(SyncError::UnsupportedVersion(2))
+        ));
+        assert!(Scope::decode(&[]).is_err());
     }
 }
