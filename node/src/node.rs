@@ -394,9 +394,15 @@ impl Node {
         net::connect(&self.ipfs, addr).await
     }
 
-    /// Reconciles with one peer now.
+    /// Reconciles with one peer now, over everything this node keeps.
     pub async fn sync_with(&self, peer: PeerId) -> Result<SyncReport, SyncError> {
         self.syncer().sync(peer).await
+    }
+
+    /// Reconciles one scope (some authors, kinds, a community, a time
+    /// range) with one peer now, and fetches what it lacks.
+    pub async fn sync_scope(&self, peer: PeerId, scope: Scope) -> Result<SyncReport, SyncError> {
+        sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await
     }
 
     /// The node's identity.
@@ -511,8 +517,8 @@ impl Syncer {
         for slice in authors.chunks(sync::MAX_SCOPE_AUTHORS) {
             let scope = Scope {
                 authors: slice.to_vec(),
-                since: 0,
                 until: u64::MAX,
+                ..Scope::default()
             };
             let r = sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await?;
             total.missing += r.missing;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncWriteExt, StreamExt};
-use kith_protocol::{EventId, PublicKey, Unverified};
+use kith_protocol::{EventId, Kind, PublicKey, RefTarget, Rel, Unverified};
 use kith_storage::Store;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use rust_ipfs::{Ipfs, PeerId, StreamProtocol};
@@ -48,11 +48,17 @@ const SESSION_DEADLINE: Duration = Duration::from_secs(60);
 /// Scope format version.
 const SCOPE_V1: u8 = 1;
 
-/// What a sync covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a sync covers: the events that match every criterion given.
+/// At least one of `authors` and `community` must be given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope {
-    /// Authors whose events are reconciled.
+    /// Authors whose events are reconciled (empty: any author, which needs
+    /// a community).
     pub authors: Vec<PublicKey>,
+    /// Only these kinds (empty: every kind).
+    pub kinds: Vec<Kind>,
+    /// Only events inside this community.
+    pub community: Option<EventId>,
     /// Earliest `created_at` (inclusive).
     pub since: u64,
     /// Latest `created_at` (exclusive).
@@ -117,9 +123,11 @@ fn neg(e: negentropy::Error) -> SyncError {
 }
 
 impl Scope {
-    /// Encodes the scope frame: `1 ‖ since u64 ‖ until u64 ‖ n u16 ‖ n × 32-byte key`.
+    /// Encodes the scope frame (`specs/sync.md` §3.1):
+    /// `1 ‖ since u64 ‖ until u64 ‖ n u16 ‖ n × 32-byte key ‖ k u8 ‖
+    /// k × (len u8 ‖ kind name) ‖ c u8 ‖ (c = 1: 32-byte community digest)`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(19 + 32 * self.authors.len());
+        let mut out = Vec::with_capacity(21 + 32 * self.authors.len() + 32);
         out.push(SCOPE_V1);
         out.extend_from_slice(&self.since.to_be_bytes());
         out.extend_from_slice(&self.until.to_be_bytes());
@@ -127,7 +135,31 @@ impl Scope {
         for a in &self.authors {
             out.extend_from_slice(a.as_bytes());
         }
+        out.push(self.kinds.len() as u8);
+        for k in &self.kinds {
+            out.push(k.name().len() as u8);
+            out.extend_from_slice(k.name().as_bytes());
+        }
+        match &self.community {
+            Some(c) => {
+                out.push(1);
+                out.extend_from_slice(c.digest());
+            }
+            None => out.push(0),
+        }
         out
+    }
+
+    /// Whether an event (by its body) lies inside the scope.
+    pub fn contains(&self, body: &kith_protocol::UnsignedEvent) -> bool {
+        (self.authors.is_empty() || self.authors.contains(&body.author))
+            && (self.kinds.is_empty() || self.kinds.contains(&body.kind()))
+            && (self.since..self.until).contains(&body.created_at)
+            && self.community.is_none_or(|c| {
+                body.refs
+                    .iter()
+                    .any(|r| r.rel == Rel::Community && r.target == RefTarget::Event(c))
+            })
     }
 
     /// Decodes a scope frame.
@@ -147,12 +179,43 @@ impl Scope {
         if n > MAX_SCOPE_AUTHORS {
             return Err(SyncError::BadScope("too many authors"));
         }
-        let keys = &rest[18..];
-        if keys.len() != n * 32 {
-            return Err(SyncError::BadScope(
-                "length does not match the author count",
-            ));
+        let keys = rest
+            .get(18..18 + n * 32)
+            .ok_or(SyncError::BadScope("short author list"))?;
+        let mut tail = &rest[18 + n * 32..];
+        let (&k, t) = tail
+            .split_first()
+            .ok_or(SyncError::BadScope("no kind count"))?;
+        tail = t;
+        if usize::from(k) > Kind::ALL.len() {
+            return Err(SyncError::BadScope("too many kinds"));
         }
+        let mut kinds = Vec::with_capacity(usize::from(k));
+        for _ in 0..k {
+            let (&len, t) = tail
+                .split_first()
+                .ok_or(SyncError::BadScope("short kind"))?;
+            let name = t
+                .get(..usize::from(len))
+                .ok_or(SyncError::BadScope("short kind"))?;
+            tail = &t[usize::from(len)..];
+            // A kind this node does not know matches nothing it stores.
+            if let Some(kind) = std::str::from_utf8(name).ok().and_then(Kind::from_name)
+                && !kinds.contains(&kind)
+            {
+                kinds.push(kind);
+            }
+        }
+        let community = match tail {
+            [0] => None,
+            [1, digest @ ..] if digest.len() == 32 => {
+                let d: [u8; 32] = digest
+                    .try_into()
+                    .map_err(|_| SyncError::BadScope("community"))?;
+                Some(EventId::from_digest(d))
+            }
+            _ => return Err(SyncError::BadScope("bad community field or trailing bytes")),
+        };
         let authors = keys
             .chunks_exact(32)
             .map(|k| {
@@ -163,8 +226,13 @@ impl Scope {
         if since > until {
             return Err(SyncError::BadScope("since after until"));
         }
+        if authors.is_empty() && community.is_none() {
+            return Err(SyncError::BadScope("neither authors nor a community"));
+        }
         Ok(Scope {
             authors,
+            kinds,
+            community,
             since,
             until,
         })
@@ -174,12 +242,27 @@ impl Scope {
 /// The items a scope covers in `store`: `(created_at, id digest)`, sorted.
 pub fn scope_items(store: &Store, scope: &Scope) -> Result<Vec<(u64, [u8; 32])>, SyncError> {
     let mut items = Vec::new();
-    for a in &scope.authors {
-        for (t, id) in store.reader().author_items(a, scope.since, scope.until)? {
-            items.push((t, *id.digest()));
+    let reader = store.reader();
+    match &scope.community {
+        Some(c) => {
+            for (t, id, author) in
+                reader.community_items(c, &scope.kinds, scope.since, scope.until)?
+            {
+                if scope.authors.is_empty() || scope.authors.contains(&author) {
+                    items.push((t, *id.digest()));
+                }
+            }
+        }
+        None => {
+            for a in &scope.authors {
+                for (t, id) in reader.author_items(a, &scope.kinds, scope.since, scope.until)? {
+                    items.push((t, *id.digest()));
+                }
+            }
         }
     }
     items.sort_unstable();
+    items.dedup();
     Ok(items)
 }
 
@@ -336,7 +419,7 @@ pub async fn sync_with(
         .await
         .map_err(|e| SyncError::Network(e.to_string()))?;
     let frame = scope.encode();
-    let authors: HashSet<PublicKey> = scope.authors.iter().copied().collect();
+    let bounds = scope.clone();
     report.sync_bytes += wire_len(frame.len());
     write_frame(&mut stream, &frame).await?;
     let (since, until) = (scope.since, scope.until);
@@ -387,7 +470,7 @@ pub async fn sync_with(
         .map(|id| EventId::from_digest(*id.as_bytes()))
         .collect();
     for chunk in ids.chunks(MAX_FETCH_IDS) {
-        let (n, bytes) = fetch_from(ipfs, ingest, peer, chunk, Some(&authors)).await?;
+        let (n, bytes) = fetch_from(ipfs, ingest, peer, chunk, Some(&bounds)).await?;
         report.fetched += n;
         report.fetch_bytes += bytes;
     }
@@ -419,19 +502,19 @@ pub async fn serve_fetch(mut stream: rust_ipfs::Stream, store: Store) -> Result<
 }
 
 /// Asks `peer` for `ids`; hands what it serves to the pipeline. Returns
-/// (events received, bytes sent and received, length prefixes included). With `authors`, every event served
-/// must be by one of them (sync fetches only what its scope covers, so a
+/// (events received, bytes sent and received, length prefixes included). With `scope`, every event served
+/// must lie inside it (sync fetches only what its scope covers, so a
 /// peer cannot use a reconciliation to push unrelated events).
 pub async fn fetch_from(
     ipfs: &Ipfs,
     ingest: &Ingest,
     peer: PeerId,
     ids: &[EventId],
-    authors: Option<&HashSet<PublicKey>>,
+    scope: Option<&Scope>,
 ) -> Result<(usize, u64), SyncError> {
     tokio::time::timeout(
         SESSION_DEADLINE,
-        fetch_session(ipfs, ingest, peer, ids, authors),
+        fetch_session(ipfs, ingest, peer, ids, scope),
     )
     .await
     .unwrap_or(Err(SyncError::Stalled))
@@ -442,7 +525,7 @@ async fn fetch_session(
     ingest: &Ingest,
     peer: PeerId,
     ids: &[EventId],
-    authors: Option<&HashSet<PublicKey>>,
+    scope: Option<&Scope>,
 ) -> Result<(usize, u64), SyncError> {
     let mut stream = ipfs
         .open_stream(peer, FETCH_PROTOCOL)
@@ -462,7 +545,7 @@ async fn fetch_session(
             Err(_) => return Err(SyncError::Unrequested),
         };
         if !wanted.remove(unverified.id().digest())
-            || authors.is_some_and(|a| !a.contains(&unverified.body().author))
+            || scope.is_some_and(|s| !s.contains(unverified.body()))
         {
             return Err(SyncError::Unrequested);
         }
@@ -601,14 +684,30 @@ mod tests {
     fn scope_frames_round_trip_and_refuse_nonsense() {
         let scope = Scope {
             authors: vec![PublicKey::from_bytes_unchecked([1; 32])],
-            since: 0,
             until: u64::MAX,
+            ..Scope::default()
         };
         let f = scope.encode();
-        assert_eq!(f.len(), 51);
+        assert_eq!(f.len(), 53);
         assert_eq!(Scope::decode(&f).unwrap(), scope);
+        for cut in [1, 20, 50, 51, 52] {
+            assert!(
+                matches!(Scope::decode(&f[..cut]), Err(SyncError::BadScope(_))),
+                "{cut}"
+            );
+        }
+        let mut trailing = f.clone();
+        trailing.push(0);
+        assert!(Scope::decode(&trailing).is_err());
+        let full = Scope {
+            kinds: vec![Kind::Post, Kind::Reply],
+            community: Some(EventId::from_digest([7; 32])),
+            ..scope.clone()
+        };
+        assert_eq!(Scope::decode(&full.encode()).unwrap(), full);
+        let nobody = Scope::default();
         assert!(matches!(
-            Scope::decode(&f[..50]),
+            Scope::decode(&nobody.encode()),
             Err(SyncError::BadScope(_))
         ));
         let mut v2 = f.clone();

@@ -697,12 +697,15 @@ impl Reader {
     /// `(created_at, id)` of every stored event by `author` with
     /// `since <= created_at < until`, from the author index alone (no event
     /// is read). This is the set that sync reconciles.
+    /// `kinds`, when not empty, keeps only those kinds.
     pub fn author_items(
         &self,
         author: &PublicKey,
+        kinds: &[Kind],
         since: u64,
         until: u64,
     ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        let codes: Vec<u8> = kinds.iter().map(|k| kind_code(*k)).collect();
         let mut out = Vec::new();
         // b ‖ author(32) ‖ kind(1) ‖ t(8) ‖ id(32)
         for row in self
@@ -711,10 +714,42 @@ impl Reader {
         {
             let (k, _) = row?;
             let t = keys::u64_at(&k, 34).ok_or(StoreError::corrupt(keys::AUTHOR_KIND))?;
-            if (since..until).contains(&t) {
+            if (since..until).contains(&t) && (codes.is_empty() || codes.contains(&k[33])) {
                 out.push((
                     t,
                     keys::id_at(&k, 42).ok_or(StoreError::corrupt(keys::AUTHOR_KIND))?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `(created_at, id, author)` of every stored event inside `community`
+    /// (pointing at it with `community`), of `kinds` if not empty, with
+    /// `since <= created_at < until`, from the reference index alone.
+    pub fn community_items(
+        &self,
+        community: &EventId,
+        kinds: &[Kind],
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        let codes: Vec<u8> = kinds.iter().map(|k| kind_code(*k)).collect();
+        let prefix = Key::new(keys::REF_EVENT)
+            .id(community)
+            .u8(rel_code(Rel::Community))
+            .build();
+        let mut out = Vec::new();
+        // r ‖ target(32) ‖ rel(1) ‖ kind(1) ‖ t(8) ‖ id(32) → author
+        for row in self.tree.scan_prefix(&prefix) {
+            let (k, v) = row?;
+            let corrupt = || StoreError::corrupt(keys::REF_EVENT);
+            let t = keys::u64_at(&k, 35).ok_or_else(corrupt)?;
+            if (since..until).contains(&t) && (codes.is_empty() || codes.contains(&k[34])) {
+                out.push((
+                    t,
+                    keys::id_at(&k, 43).ok_or_else(corrupt)?,
+                    keys::key_at(&v, 0).ok_or_else(corrupt)?,
                 ));
             }
         }
