@@ -373,6 +373,8 @@ pub(crate) struct Pipeline {
     pub(crate) fetch: mpsc::UnboundedSender<FetchRequest>,
     pub(crate) on_local_change: mpsc::UnboundedSender<()>,
     pub(crate) stats: Arc<IngestStats>,
+    /// Local events the store parked; published when it releases them.
+    pub(crate) waiting_local: Arc<Mutex<HashSet<EventId>>>,
 }
 
 /// Events handled per round; bigger rounds verify more efficiently.
@@ -382,6 +384,12 @@ impl Pipeline {
     pub(crate) fn spawn(self, queue: usize) -> Ingest {
         let (tx, rx) = mpsc::channel(queue);
         let stats = self.stats.clone();
+        tokio::spawn(publish_released(
+            self.store.clone(),
+            self.gossip.clone(),
+            self.waiting_local.clone(),
+            stats.clone(),
+        ));
         tokio::spawn(self.run(rx, stats.clone()));
         Ingest { tx, stats }
     }
@@ -533,6 +541,16 @@ impl Pipeline {
                 }
                 IngestOutcome::Pending { waiting_for } => {
                     stats.bump("pending");
+                    if matches!(job.origin, Origin::Local) {
+                        // Bounded: the store's own waiting room is bounded too.
+                        let mut w = self
+                            .waiting_local
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        if w.len() < 100_000 {
+                            w.insert(event.id());
+                        }
+                    }
                     if let Dependency::Event(id) = waiting_for {
                         let _ = self.fetch.send(FetchRequest {
                             id: *id,
@@ -594,26 +612,55 @@ impl Pipeline {
         }
     }
 
-    /// Publishes a locally signed event on every topic it belongs to.
     async fn publish(&self, event: &Event, stats: &IngestStats) {
-        // The authors of the events it answers get it in their inbox.
-        let mut notify = Vec::new();
-        for r in event.refs() {
-            if let RefTarget::Event(id) = r.target
-                && let Ok(Some(target)) = self.store.reader().get(&id)
-            {
-                notify.push(target.author());
+        publish(&self.store, &self.gossip, event, stats).await;
+    }
+}
+
+/// Publishes a locally submitted event on every topic it belongs to.
+async fn publish(store: &Store, gossip: &GossipHandle, event: &Event, stats: &IngestStats) {
+    // The authors of the events it answers get it in their inbox.
+    let mut notify = Vec::new();
+    for r in event.refs() {
+        if let RefTarget::Event(id) = r.target
+            && let Ok(Some(target)) = store.reader().get(&id)
+        {
+            notify.push(target.author());
+        }
+    }
+    for topic in topics::topics_for(event, &notify) {
+        match gossip.publish(&topic, event.as_bytes().to_vec()).await {
+            Ok(_) => stats.bump("published"),
+            // Nobody on the topic yet: sync delivers it when they come.
+            Err(e) => {
+                stats.bump("publish_no_peers");
+                tracing::debug!(%topic, error = %e, "not published");
             }
         }
-        for topic in topics::topics_for(event, &notify) {
-            match self.gossip.publish(&topic, event.as_bytes().to_vec()).await {
-                Ok(_) => stats.bump("published"),
-                // Nobody on the topic yet: sync delivers it when they come.
-                Err(e) => {
-                    stats.bump("publish_no_peers");
-                    tracing::debug!(%topic, error = %e, "not published");
-                }
-            }
+    }
+}
+
+/// Publishes local events that waited for a dependency once the store
+/// releases them (it announces every event it stores, released ones too).
+async fn publish_released(
+    store: Store,
+    gossip: GossipHandle,
+    waiting: Arc<Mutex<HashSet<EventId>>>,
+    stats: Arc<IngestStats>,
+) {
+    let mut stored = store.subscribe();
+    loop {
+        let event = match stored.recv().await {
+            Ok(s) => s.event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        };
+        let was_waiting = waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&event.id());
+        if was_waiting {
+            publish(&store, &gossip, &event, &stats).await;
         }
     }
 }

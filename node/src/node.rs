@@ -106,6 +106,7 @@ impl Node {
             fetch: fetch_tx,
             on_local_change: changed_tx,
             stats,
+            waiting_local: Arc::default(),
         }
         .spawn(INGEST_QUEUE);
 
