@@ -381,17 +381,18 @@ pub(crate) struct Pipeline {
 const ROUND: usize = 512;
 
 impl Pipeline {
-    pub(crate) fn spawn(self, queue: usize) -> Ingest {
+    /// Starts the pipeline; the tasks are the node's to stop.
+    pub(crate) fn spawn(self, queue: usize) -> (Ingest, Vec<tokio::task::JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(queue);
         let stats = self.stats.clone();
-        tokio::spawn(publish_released(
+        let released = tokio::spawn(publish_released(
             self.store.clone(),
             self.gossip.clone(),
             self.waiting_local.clone(),
             stats.clone(),
         ));
-        tokio::spawn(self.run(rx, stats.clone()));
-        Ingest { tx, stats }
+        let run = tokio::spawn(self.run(rx, stats.clone()));
+        (Ingest { tx, stats }, vec![released, run])
     }
 
     async fn run(self, mut rx: mpsc::Receiver<Job>, stats: Arc<IngestStats>) {

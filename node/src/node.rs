@@ -109,6 +109,7 @@ impl Node {
             waiting_local: Arc::default(),
         }
         .spawn(INGEST_QUEUE);
+        let (ingest, pipeline_tasks) = ingest;
 
         let mut node = Node {
             data_dir: data_dir.to_path_buf(),
@@ -121,7 +122,7 @@ impl Node {
             ingest,
             interest,
             peers,
-            tasks: Vec::new(),
+            tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
 
@@ -485,9 +486,15 @@ impl Node {
     }
 
     /// Stops accepting work, flushes the store and stops the network.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        for t in &self.tasks {
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let tasks = std::mem::take(&mut self.tasks);
+        for t in &tasks {
             t.abort();
+        }
+        // Wait until every task has let go of its handles (the store's
+        // files stay locked while any clone lives).
+        for t in tasks {
+            let _ = t.await;
         }
         self.store.flush().await?;
         self.ipfs.clone().exit_daemon().await;
