@@ -143,23 +143,22 @@ fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
 /// The configuration: file, then `KITH_*` variables, then flags.
 fn config(args: &UpArgs, dir: &Path) -> anyhow::Result<Config> {
     let mut config = Config::load(dir, args.config.as_deref())?;
-    let flag = |name: &str, v: &str| ConfigError::Env {
-        var: name.into(),
-        message: format!("{v}: not a multiaddr"),
+    let addrs = |name: &str, given: &[String]| {
+        given
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| ConfigError::Env {
+                    var: name.into(),
+                    message: format!("{a}: not a multiaddr"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
     };
     if !args.listen.is_empty() {
-        config.network.listen = args
-            .listen
-            .iter()
-            .map(|a| a.parse().map_err(|_| flag("--listen", a)))
-            .collect::<Result<_, _>>()?;
+        config.network.listen = addrs("--listen", &args.listen)?;
     }
     if !args.bootstrap.is_empty() {
-        config.network.bootstrap = args
-            .bootstrap
-            .iter()
-            .map(|a| a.parse().map_err(|_| flag("--bootstrap", a)))
-            .collect::<Result<_, _>>()?;
+        config.network.bootstrap = addrs("--bootstrap", &args.bootstrap)?;
     }
     if args.no_mdns {
         config.network.mdns = false;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use kith_node::ingest::Verdict;
-use kith_node::node::{Node, StartOptions};
 use kith_node::protocol::kinds::{Delegation, Revocation};
 use kith_node::protocol::{Keypair, Kind, Rel, UnsignedEvent};
 use kith_node::storage::IngestOutcome;
@@ -17,14 +16,8 @@ use kith_node::topics;
 async fn a_parked_local_event_is_published_when_released() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // No sync at all: only gossip can bring B the revocation.
-    let quiet = StartOptions {
-        memory_blocks: true,
-        sync_on_connect: false,
-    };
-    let a = Node::start(da.path(), &config(0), quiet.clone())
-        .await
-        .unwrap();
-    let b = Node::start(db.path(), &config(0), quiet).await.unwrap();
+    let a = start_quiet(da.path()).await;
+    let b = start_quiet(db.path()).await;
     let ia = a.identity().public();
     b.publish(follow(b.identity().public(), now(), ia))
         .await

@@ -5,7 +5,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use kith_node::node::{Node, StartOptions};
 use kith_node::protocol::kinds::{Community, Visibility};
 use kith_node::protocol::{Keypair, Kind, Rel, UnsignedEvent};
 use kith_node::sync::Scope;
@@ -13,14 +12,8 @@ use kith_node::sync::Scope;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scope_selects_kinds_and_communities() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let quiet = StartOptions {
-        memory_blocks: true,
-        sync_on_connect: false,
-    };
-    let a = Node::start(da.path(), &config(0), quiet.clone())
-        .await
-        .unwrap();
-    let b = Node::start(db.path(), &config(0), quiet).await.unwrap();
+    let a = start_quiet(da.path()).await;
+    let b = start_quiet(db.path()).await;
     let key = || Keypair::generate(&mut rand_core::OsRng);
     let (x, y, z, owner) = (key(), key(), key(), key());
     let t = now() - 60_000;

@@ -22,12 +22,22 @@ pub fn config(sync_secs: u64) -> Config {
 }
 
 pub async fn start(dir: &Path) -> Node {
+    start_with(dir, true).await
+}
+
+/// A node that does not sync by itself when a peer connects, so only what
+/// a test asks for (or gossip) moves events.
+pub async fn start_quiet(dir: &Path) -> Node {
+    start_with(dir, false).await
+}
+
+async fn start_with(dir: &Path, sync_on_connect: bool) -> Node {
     Node::start(
         dir,
         &config(0),
         StartOptions {
             memory_blocks: true,
-            ..StartOptions::default()
+            sync_on_connect,
         },
     )
     .await
