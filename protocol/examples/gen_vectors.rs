@@ -683,7 +683,10 @@ impl Gen {
         let event = sign(ev, signer);
         let round = Event::from_bytes(event.as_bytes()).expect("a valid event decodes");
         assert_eq!(round, event);
-        let dag_json = serde_ipld_dagjson::to_vec(event.body()).expect("bodies encode as DAG-JSON");
+        let dag_json = serde_ipld_dagjson::to_vec(
+            &serde_ipld_dagcbor::from_slice::<Ipld>(event.body_bytes()).expect("bodies are IPLD"),
+        )
+        .expect("bodies encode as DAG-JSON");
         let body: Value = serde_json::from_slice(&dag_json).expect("DAG-JSON is JSON");
         let name = self.name(name);
         self.valid

@@ -71,14 +71,27 @@ impl<'de, const N: usize> Visitor<'de> for FixedBytes<N> {
 }
 
 /// Serde helpers for `Vec<u8>` fields written as CBOR byte strings.
+/// In human-readable formats (the gateway's JSON) they are standard base64.
 pub(crate) mod byte_buf {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     pub(crate) fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(v)
+        if s.is_human_readable() {
+            s.serialize_str(&STANDARD.encode(v))
+        } else {
+            s.serialize_bytes(v)
+        }
     }
 
     pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+            return STANDARD
+                .decode(text.as_bytes())
+                .map_err(|e| serde::de::Error::custom(format!("not base64: {e}")));
+        }
         struct V(PhantomData<Vec<u8>>);
         impl Visitor<'_> for V {
             type Value = Vec<u8>;
@@ -93,6 +106,49 @@ pub(crate) mod byte_buf {
             }
         }
         d.deserialize_byte_buf(V(PhantomData))
+    }
+}
+
+/// Serde helpers for CIDs: a CBOR link on the wire, the CID's text form in
+/// human-readable formats (the gateway's JSON).
+pub(crate) mod cid_text {
+    use cid::Cid;
+    use serde::{Deserialize, Serialize};
+
+    pub(crate) fn serialize<S: serde::Serializer>(v: &Cid, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(v)
+        } else {
+            v.serialize(s)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cid, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+            return Cid::try_from(text.as_ref())
+                .map_err(|e| serde::de::Error::custom(format!("not a CID: {e}")));
+        }
+        Cid::deserialize(d)
+    }
+
+    /// The same for a list of CIDs.
+    pub(crate) mod list {
+        use super::*;
+
+        #[derive(Serialize, Deserialize)]
+        #[serde(transparent)]
+        struct Item(#[serde(with = "super")] Cid);
+
+        pub(crate) fn serialize<S: serde::Serializer>(v: &[Cid], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|c| Item(*c)))
+        }
+
+        pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<Cid>, D::Error> {
+            Ok(Vec::<Item>::deserialize(d)?.into_iter().map(|i| i.0).collect())
+        }
     }
 }
 

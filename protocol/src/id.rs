@@ -119,14 +119,24 @@ impl FromStr for EventId {
     }
 }
 
+/// In DAG-CBOR (the wire) an id is a CID link; in human-readable formats
+/// (the gateway's JSON) it is the CID's text form, `bafyrei…`.
 impl serde::Serialize for EventId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_cid().serialize(serializer)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            self.to_cid().serialize(serializer)
+        }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+            return text.parse().map_err(serde::de::Error::custom);
+        }
         let cid = Cid::deserialize(deserializer)?;
         EventId::from_cid(&cid).map_err(serde::de::Error::custom)
     }

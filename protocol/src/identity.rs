@@ -149,14 +149,24 @@ impl FromStr for PublicKey {
     }
 }
 
+/// In DAG-CBOR (the wire) a key is its 32 bytes; in human-readable formats
+/// (the gateway's JSON) it is its text form, `kith1…`.
 impl serde::Serialize for PublicKey {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_text())
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+            return text.parse().map_err(serde::de::Error::custom);
+        }
         let bytes = deserializer.deserialize_bytes(crate::encoding::FixedBytes::<32>)?;
         Ok(PublicKey(bytes))
     }

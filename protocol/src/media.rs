@@ -25,6 +25,7 @@ pub const MAX_ALT_BYTES: usize = 1_500;
 #[serde(deny_unknown_fields)]
 pub struct MediaDescriptor {
     /// CID of the file (UnixFS root or raw block).
+    #[serde(with = "crate::encoding::cid_text")]
     pub cid: Cid,
     /// MIME type, `image/…`, `video/…` or `audio/…`, lower case, no parameters.
     pub mime: String,
@@ -40,7 +41,11 @@ pub struct MediaDescriptor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Thumbnails, smallest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::encoding::cid_text::list"
+    )]
     pub thumbs: Vec<Cid>,
     /// Alternative text for people who cannot see the media.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -227,6 +227,16 @@ kinds! {
 }
 
 impl Payload {
+    /// Reads the payload of a `kind` from any serde format. The wire decoder
+    /// learns the kind from the body; the gateway's JSON names it beside
+    /// the payload.
+    pub fn deserialize_kind<'de, D: serde::Deserializer<'de>>(
+        kind: Kind,
+        d: D,
+    ) -> Result<Payload, D::Error> {
+        PayloadSeed(kind).deserialize(d)
+    }
+
     /// Every media descriptor the payload carries (post media, story media,
     /// avatars, listing photos…), in field order.
     pub fn media(&self) -> Vec<&crate::media::MediaDescriptor> {
