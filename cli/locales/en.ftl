@@ -12,6 +12,7 @@ error-bad-key = { $path } does not hold a valid key: { $cause }
 error-other = { $error }
 up-peer-id = peer id { $peer }
 up-listening = listening on { $addr }
+up-gateway = Gateway (HTTP API): { $url }
 up-running = running; press Ctrl-C to stop
 up-stopping = stopping: finishing writes…
 up-stopped = stopped

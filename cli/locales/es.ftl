@@ -12,6 +12,7 @@ error-bad-key = { $path } no contiene una clave válida: { $cause }
 error-other = { $error }
 up-peer-id = id de par { $peer }
 up-listening = escuchando en { $addr }
+up-gateway = Pasarela (API HTTP): { $url }
 up-running = en marcha; pulsa Ctrl-C para detener
 up-stopping = deteniendo: terminando las escrituras…
 up-stopped = detenido

@@ -9,6 +9,7 @@ mod i18n;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use kith_node::config::{Config, ConfigError, LogFormat};
@@ -62,6 +63,12 @@ struct UpArgs {
     /// Log format: human or json.
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// Gateway address, host:port (default 127.0.0.1:7417; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    gateway: Option<String>,
+    /// Do not serve the HTTP gateway.
+    #[arg(long)]
+    no_gateway: bool,
 }
 
 fn main() -> ExitCode {
@@ -163,6 +170,15 @@ fn config(args: &UpArgs, dir: &Path) -> anyhow::Result<Config> {
     if args.no_mdns {
         config.network.mdns = false;
     }
+    if let Some(g) = &args.gateway {
+        config.gateway.listen = g.parse().map_err(|_| ConfigError::Env {
+            var: "--gateway".into(),
+            message: format!("{g}: expected host:port"),
+        })?;
+    }
+    if args.no_gateway {
+        config.gateway.enabled = false;
+    }
     match args.log_format.as_deref() {
         None => {}
         Some("human") => config.log.format = LogFormat::Human,
@@ -201,7 +217,13 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         .thread_name("kith")
         .build()?;
     runtime.block_on(async {
-        let node = Node::start(dir, &config, StartOptions::default()).await?;
+        let node = Arc::new(Node::start(dir, &config, StartOptions::default()).await?);
+        let gateway = if config.gateway.enabled {
+            Some(kith_gateway::serve(node.clone(), &config.gateway).await?)
+        } else {
+            None
+        };
+        let gateway_url = gateway.as_ref().map(kith_gateway::RunningGateway::url);
         let mut out = std::io::stdout().lock();
         let public = node.identity().public().to_string();
         let listen: Vec<String> = node
@@ -216,6 +238,7 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
                 "created": created,
                 "peer_id": node.peer_id().to_string(),
                 "listen": listen,
+                "gateway": gateway_url,
                 "data_dir": dir,
             });
             writeln!(out, "{value}")?;
@@ -235,6 +258,9 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             for a in &listen {
                 writeln!(out, "{}", m.get("up-listening", &[("addr", a)]))?;
             }
+            if let Some(url) = &gateway_url {
+                writeln!(out, "{}", m.get("up-gateway", &[("url", url)]))?;
+            }
             writeln!(out, "{}", m.get("up-running", &[]))?;
         }
         out.flush()?;
@@ -243,6 +269,20 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         if !cli.json {
             eprintln!("{}", m.get("up-stopping", &[]));
         }
+        if let Some(g) = gateway {
+            g.stop().await;
+        }
+        // Live WebSocket tasks may hold the node a moment longer.
+        let mut node = node;
+        let node = loop {
+            match Arc::try_unwrap(node) {
+                Ok(n) => break n,
+                Err(shared) => {
+                    node = shared;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        };
         node.shutdown().await?;
         let mut out = std::io::stdout().lock();
         if cli.json {

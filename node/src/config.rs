@@ -155,6 +155,68 @@ impl Default for StoreSection {
     }
 }
 
+/// The gateway's default port; the default address is loopback only.
+pub const DEFAULT_GATEWAY_PORT: u16 = 7417;
+
+/// Gateway section: the HTTP API that clients and the CLI use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Serve the gateway at all.
+    pub enabled: bool,
+    /// Socket address (`host:port`); port 0 picks a free one.
+    pub listen: std::net::SocketAddr,
+    /// Origins allowed by CORS (`*` for any; empty: same origin only).
+    pub cors_origins: Vec<String>,
+    /// Anyone may register an account.
+    pub open_registration: bool,
+    /// Requests per second per client IP.
+    pub rate_per_ip: u32,
+    /// Burst per client IP.
+    pub burst_per_ip: u32,
+    /// Requests per second per account (session or admin token).
+    pub rate_per_account: u32,
+    /// Burst per account.
+    pub burst_per_account: u32,
+    /// Register and log-in attempts per minute per client IP.
+    pub auth_per_minute: u32,
+    /// Take the client IP from `X-Forwarded-For`/`Forwarded` (only behind a
+    /// reverse proxy that sets them).
+    pub trust_forwarded: bool,
+    /// Days a session lasts.
+    pub session_days: u32,
+    /// Days the gateway's delegated key is valid for.
+    pub delegation_days: u32,
+    /// Largest request body in KiB.
+    pub body_limit_kb: usize,
+    /// Live subscriptions per WebSocket connection.
+    pub max_subscriptions: usize,
+    /// Open WebSocket connections in all.
+    pub max_connections: usize,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        GatewaySection {
+            enabled: true,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_GATEWAY_PORT)),
+            cors_origins: Vec::new(),
+            open_registration: true,
+            rate_per_ip: 100,
+            burst_per_ip: 400,
+            rate_per_account: 50,
+            burst_per_account: 200,
+            auth_per_minute: 20,
+            trust_forwarded: false,
+            session_days: 30,
+            delegation_days: 365,
+            body_limit_kb: 256,
+            max_subscriptions: 16,
+            max_connections: 10_000,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -197,6 +259,8 @@ pub struct Config {
     pub sync: SyncSection,
     /// Storage.
     pub store: StoreSection,
+    /// The HTTP gateway.
+    pub gateway: GatewaySection,
     /// Logging.
     pub log: LogSection,
 }
@@ -228,7 +292,7 @@ impl Config {
     /// Applies environment overrides read through `var`:
     /// `KITH_LISTEN` and `KITH_BOOTSTRAP` (comma-separated multiaddrs),
     /// `KITH_MDNS` (true/false), `KITH_LOG_FORMAT` (human/json), `KITH_LOG` (filter),
-    /// `KITH_SYNC_INTERVAL` (seconds).
+    /// `KITH_SYNC_INTERVAL` (seconds), `KITH_GATEWAY` (gateway `host:port`).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn bad(var: &str, message: impl ToString) -> ConfigError {
             ConfigError::Env {
@@ -262,6 +326,9 @@ impl Config {
         }
         if let Some(v) = var("KITH_LOG") {
             self.log.filter = v;
+        }
+        if let Some(v) = var("KITH_GATEWAY") {
+            self.gateway.listen = v.parse().map_err(|e| bad("KITH_GATEWAY", e))?;
         }
         if let Some(v) = var("KITH_SYNC_INTERVAL") {
             self.sync.interval_secs = v.parse().map_err(|e| bad("KITH_SYNC_INTERVAL", e))?;

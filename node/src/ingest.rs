@@ -105,6 +105,11 @@ impl Interest {
         self.locals.iter()
     }
 
+    /// Whether `key` is hosted here.
+    pub fn is_local(&self, key: &PublicKey) -> bool {
+        self.locals.contains(key)
+    }
+
     /// Authors whose events this node keeps: its identities and whom they follow.
     pub fn authors(&self) -> Vec<PublicKey> {
         self.locals.union(&self.follows).copied().collect()
@@ -294,12 +299,17 @@ pub struct IngestStats {
 
 impl IngestStats {
     fn bump(&self, what: &'static str) {
+        self.add(what, 1);
+    }
+
+    /// Adds `n` to a counter (traffic in bytes, sessions…).
+    pub(crate) fn add(&self, what: &'static str, n: u64) {
         *self
             .counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(what)
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     /// A snapshot: name → count.
@@ -433,6 +443,7 @@ impl Pipeline {
             if let Origin::Gossip { from, .. } = &job.origin {
                 let from = *from;
                 stats.bump("gossip_received");
+                stats.add("gossip_bytes_received", job.bytes.len() as u64);
                 if self.peers.is_banned(&from) {
                     self.refuse(job, "peer_banned", stats, false);
                     continue;

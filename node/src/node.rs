@@ -238,10 +238,15 @@ impl Node {
             self.interest.clone(),
             self.gossip.clone(),
         );
-        let locals: Vec<PublicKey> = vec![self.identity.public()];
         async move {
             while changed.recv().await.is_some() {
                 while changed.try_recv().is_ok() {}
+                let locals: Vec<PublicKey> = interest
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .locals()
+                    .copied()
+                    .collect();
                 let fresh = match Interest::load(&store, &locals) {
                     Ok(i) => i,
                     Err(e) => {
@@ -384,6 +389,59 @@ impl Node {
             .submit(event.as_bytes().to_vec(), Origin::Local)
             .await;
         Ok((event, verdict))
+    }
+
+    /// Hosts another identity on this node (a gateway account): its events,
+    /// those of whom it follows and its inbox are kept, and the node joins
+    /// their gossip topics. Idempotent.
+    pub fn host(&self, key: PublicKey) -> anyhow::Result<()> {
+        let fresh = {
+            let guard = self.interest.read().unwrap_or_else(PoisonError::into_inner);
+            if guard.is_local(&key) {
+                return Ok(());
+            }
+            let mut locals: Vec<PublicKey> = guard.locals().copied().collect();
+            locals.push(key);
+            locals
+        };
+        let interest = Interest::load(&self.store, &fresh)?;
+        // The interest loop diffs topics against what is in place, so the
+        // swap happens there; here the new set is installed before the
+        // signal so no event of the new identity is judged irrelevant.
+        let old_topics = {
+            let mut guard = self
+                .interest
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let old = guard.topics();
+            *guard = interest;
+            old
+        };
+        let new_topics = self
+            .interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .topics();
+        let gossip = self.gossip.clone();
+        tokio::spawn(async move {
+            for t in new_topics.iter().filter(|t| !old_topics.contains(t)) {
+                let _ = gossip.subscribe(t).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Whether `key` is hosted on this node.
+    pub fn hosts(&self, key: &PublicKey) -> bool {
+        self.interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_local(key)
+    }
+
+    /// Peers with an open connection.
+    pub async fn connected_peers(&self) -> Vec<PeerId> {
+        self.ipfs.connected().await.unwrap_or_default()
     }
 
     /// Ingests an event signed elsewhere (a client holding its own key).

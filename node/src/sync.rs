@@ -475,6 +475,11 @@ pub async fn sync_with(
         report.fetch_bytes += bytes;
     }
     report.elapsed = start.elapsed();
+    let stats = ingest.stats();
+    stats.add("sync_sessions", 1);
+    stats.add("sync_bytes", report.sync_bytes);
+    stats.add("fetch_bytes_received", report.fetch_bytes);
+    stats.add("sync_events_fetched", report.fetched as u64);
     Ok(report)
 }
 

@@ -147,7 +147,10 @@ pub(crate) mod cid_text {
         pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
             d: D,
         ) -> Result<Vec<Cid>, D::Error> {
-            Ok(Vec::<Item>::deserialize(d)?.into_iter().map(|i| i.0).collect())
+            Ok(Vec::<Item>::deserialize(d)?
+                .into_iter()
+                .map(|i| i.0)
+                .collect())
         }
     }
 }

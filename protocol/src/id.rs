@@ -134,7 +134,8 @@ impl serde::Serialize for EventId {
 impl<'de> serde::Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+            let text =
+                <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
             return text.parse().map_err(serde::de::Error::custom);
         }
         let cid = Cid::deserialize(deserializer)?;

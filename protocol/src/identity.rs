@@ -164,7 +164,8 @@ impl serde::Serialize for PublicKey {
 impl<'de> serde::Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+            let text =
+                <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
             return text.parse().map_err(serde::de::Error::custom);
         }
         let bytes = deserializer.deserialize_bytes(crate::encoding::FixedBytes::<32>)?;
@@ -237,6 +238,12 @@ impl Keypair {
     /// The 32-byte secret seed.
     pub fn seed(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.signing.to_bytes())
+    }
+
+    /// Signs an event id: what a client holding its own key does with the
+    /// body a gateway prepared for it (then [`crate::assemble`]).
+    pub fn sign_id(&self, id: &crate::EventId) -> Signature {
+        self.sign_raw(&id.to_bytes())
     }
 
     /// Signs arbitrary bytes (the protocol only ever signs event ids).

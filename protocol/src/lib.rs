@@ -36,7 +36,8 @@ pub mod refs;
 
 pub use error::{AuthError, EventError};
 pub use event::{
-    Event, SignError, UnsignedEvent, Unverified, check_clock, seal_unchecked, verify_batch,
+    Event, SignError, UnsignedEvent, Unverified, assemble, check_clock, seal_unchecked,
+    verify_batch,
 };
 pub use id::EventId;
 pub use identity::{KeyError, Keypair, PublicKey, Signature};

@@ -1,0 +1,413 @@
+//! Live updates over WebSocket: a client subscribes to its home timeline,
+//! its notifications and chosen threads, and receives each new item as the
+//! store accepts it.
+//!
+//! Every item carries the store's acceptance sequence. A page read over
+//! HTTP returns the sequence it was read at; subscribing with `after_seq`
+//! replays from the acceptance log whatever came after, then goes live, so
+//! nothing falls between a page and the stream, or between two connections.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use kith_node::protocol::{Event, EventId, Kind, PublicKey, RefTarget, Rel};
+use kith_node::storage::{Reader, StoredEvent};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Caller, MaybeCaller};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::EventView;
+use crate::server::AppState;
+
+/// Largest client message.
+const MAX_MESSAGE: usize = 64 * 1024;
+/// Log entries read per replay step.
+const REPLAY_STEP: usize = 512;
+/// Most items replayed for one subscription before the client is told to
+/// reload a page instead.
+const MAX_REPLAY: usize = 10_000;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(live))
+}
+
+/// Live updates (WebSocket). Authenticate with the `Authorization` header or,
+/// from a browser, with a first message `{"op":"auth","token":"…"}`. Then:
+///
+/// - `{"op":"subscribe","sub":"h","stream":"home"}` (also `"notifications"`,
+///   or `"thread"` with `"thread":"<id>"`), optionally with `"after_seq":N`
+///   to replay what was accepted after a page's `seq`;
+/// - `{"op":"unsubscribe","sub":"h"}`; `{"op":"ping"}`.
+///
+/// The server sends `{"type":"ready"}`, `{"type":"subscribed","sub","seq"}`,
+/// `{"type":"event","sub","seq","event":{…}}`, `{"type":"unsubscribed"}`,
+/// `{"type":"pong"}` and `{"type":"error","sub"?,"error":{"code","message"}}`.
+#[utoipa::path(get, path = "/api/v1/live", tag = "live",
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = "default", body = ErrorBody)))]
+async fn live(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return ApiError::bad_request("websocket_required", e.body_text()).into_response();
+        }
+    };
+    let open = state.ws_connections.fetch_add(1, Ordering::AcqRel);
+    if open >= state.config.max_connections {
+        state.ws_connections.fetch_sub(1, Ordering::AcqRel);
+        return ApiError::overloaded().into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            run(socket, state.clone(), caller.0).await;
+            state.ws_connections.fetch_sub(1, Ordering::AcqRel);
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Auth {
+        token: String,
+    },
+    Subscribe {
+        sub: String,
+        stream: StreamKind,
+        #[serde(default)]
+        thread: Option<String>,
+        #[serde(default)]
+        after_seq: Option<u64>,
+    },
+    Unsubscribe {
+        sub: String,
+    },
+    Ping,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum StreamKind {
+    Home,
+    Notifications,
+    Thread,
+}
+
+#[derive(Debug)]
+struct Sub {
+    stream: StreamKind,
+    thread: Option<EventId>,
+    /// Last sequence delivered (or replayed past).
+    last: u64,
+}
+
+/// What a connection's home and notification filters need to know.
+#[derive(Debug)]
+struct Viewer {
+    me: PublicKey,
+    follows: HashSet<PublicKey>,
+    hidden: HashSet<PublicKey>,
+}
+
+impl Viewer {
+    fn load(reader: &Reader, me: PublicKey) -> Viewer {
+        let mut hidden: HashSet<PublicKey> = reader
+            .blocked(&me)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        hidden.extend(reader.muted(&me).unwrap_or_default());
+        let mut follows: HashSet<PublicKey> = reader
+            .follow_set(&me)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        follows.insert(me);
+        Viewer {
+            me,
+            follows,
+            hidden,
+        }
+    }
+
+    /// Whether this event changes what the filters need.
+    fn affected_by(&self, e: &Event) -> bool {
+        e.author() == self.me
+            && matches!(
+                e.kind(),
+                Kind::Follow | Kind::Unfollow | Kind::BlockList | Kind::MuteList
+            )
+    }
+}
+
+fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bool {
+    match sub.stream {
+        StreamKind::Thread => {
+            e.kind() == Kind::Reply
+                && sub.thread.is_some_and(|t| {
+                    e.event_ref(Rel::Root) == Some(t) || e.event_ref(Rel::Parent) == Some(t)
+                })
+        }
+        StreamKind::Home => viewer.is_some_and(|v| {
+            matches!(e.kind(), Kind::Post | Kind::Quote | Kind::Repost)
+                && v.follows.contains(&e.author())
+                && !v.hidden.contains(&e.author())
+        }),
+        StreamKind::Notifications => viewer.is_some_and(|v| {
+            if e.author() == v.me || v.hidden.contains(&e.author()) {
+                return false;
+            }
+            e.refs().iter().any(|r| match r.target {
+                RefTarget::Identity(k) => k == v.me,
+                RefTarget::Event(id) => {
+                    matches!(r.rel, Rel::Parent | Rel::Target)
+                        && matches!(
+                            e.kind(),
+                            Kind::Reply | Kind::Reaction | Kind::Repost | Kind::Quote
+                        )
+                        && reader
+                            .get(&id)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|t| t.author() == v.me)
+                }
+            })
+        }),
+    }
+}
+
+fn frame(value: serde_json::Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+fn error_frame(sub: Option<&str>, code: &str, message: &str) -> Message {
+    frame(serde_json::json!({
+        "type": "error", "sub": sub, "error": { "code": code, "message": message }
+    }))
+}
+
+fn event_frame(sub: &str, s: &StoredEvent) -> Message {
+    frame(serde_json::json!({
+        "type": "event", "sub": sub, "seq": s.seq, "event": EventView::of(&s.event)
+    }))
+}
+
+async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
+    let (mut tx, mut rx) = socket.split();
+    // Subscribe to the store before anything is read, so nothing accepted
+    // from now on can be missed.
+    let mut feed = state.node.store().subscribe();
+    let reader = state.node.store().reader().clone();
+    let mut viewer = caller.as_ref().map(|c| Viewer::load(&reader, c.identity));
+    let mut subs: HashMap<String, Sub> = HashMap::new();
+    let mut closing = state.closing.subscribe();
+    if *closing.borrow_and_update() {
+        return;
+    }
+    if caller.is_some() && tx.send(ready(caller.as_ref())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = closing.changed() => {
+                let _ = tx.send(Message::Close(None)).await;
+                return;
+            }
+            incoming = rx.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => continue,
+                };
+                let out = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Err(e) => vec![error_frame(None, "invalid_message", &e.to_string())],
+                    Ok(msg) => handle(msg, &state, &reader, &mut caller, &mut viewer, &mut subs).await,
+                };
+                for m in out {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            item = feed.recv() => {
+                let items = match item {
+                    Ok(s) => vec![s],
+                    // Too slow for the broadcast: catch up from the log.
+                    Err(RecvError::Lagged(_)) => {
+                        let from = subs.values().map(|s| s.last).min().unwrap_or(u64::MAX);
+                        if from == u64::MAX {
+                            continue;
+                        }
+                        match reader.log_after(from, REPLAY_STEP) {
+                            Ok(v) => v,
+                            Err(_) => return,
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                for s in items {
+                    if let Some(v) = &viewer
+                        && v.affected_by(&s.event)
+                    {
+                        viewer = Some(Viewer::load(&reader, v.me));
+                    }
+                    let mut out = Vec::new();
+                    for (name, sub) in subs.iter_mut() {
+                        if s.seq <= sub.last {
+                            continue;
+                        }
+                        sub.last = s.seq;
+                        if matches(sub, viewer.as_ref(), &reader, &s.event) {
+                            out.push(event_frame(name, &s));
+                        }
+                    }
+                    for m in out {
+                        if tx.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ready(caller: Option<&Caller>) -> Message {
+    frame(serde_json::json!({
+        "type": "ready", "identity": caller.map(|c| c.identity.to_text())
+    }))
+}
+
+async fn handle(
+    msg: ClientMessage,
+    state: &AppState,
+    reader: &Reader,
+    caller: &mut Option<Caller>,
+    viewer: &mut Option<Viewer>,
+    subs: &mut HashMap<String, Sub>,
+) -> Vec<Message> {
+    match msg {
+        ClientMessage::Ping => vec![frame(serde_json::json!({ "type": "pong" }))],
+        ClientMessage::Auth { token } => match Caller::resolve(state, &token).await {
+            Ok(c) => {
+                *viewer = Some(Viewer::load(reader, c.identity));
+                *caller = Some(c);
+                vec![ready(caller.as_ref())]
+            }
+            Err(e) => vec![error_frame(None, &e.code, &e.message)],
+        },
+        ClientMessage::Unsubscribe { sub } => {
+            subs.remove(&sub);
+            vec![frame(
+                serde_json::json!({ "type": "unsubscribed", "sub": sub }),
+            )]
+        }
+        ClientMessage::Subscribe {
+            sub,
+            stream,
+            thread,
+            after_seq,
+        } => {
+            if sub.is_empty() || sub.len() > 64 {
+                return vec![error_frame(
+                    None,
+                    "invalid_message",
+                    "`sub` is 1 to 64 characters",
+                )];
+            }
+            if stream != StreamKind::Thread && caller.is_none() {
+                return vec![error_frame(
+                    Some(&sub),
+                    "unauthorized",
+                    "home and notifications need a session",
+                )];
+            }
+            if !subs.contains_key(&sub) && subs.len() >= state.config.max_subscriptions {
+                return vec![error_frame(
+                    Some(&sub),
+                    "too_many_subscriptions",
+                    &format!(
+                        "at most {} subscriptions per connection",
+                        state.config.max_subscriptions
+                    ),
+                )];
+            }
+            let thread = match (stream, thread) {
+                (StreamKind::Thread, Some(t)) => match t.parse::<EventId>() {
+                    Ok(id) => Some(id),
+                    Err(_) => {
+                        return vec![error_frame(
+                            Some(&sub),
+                            "invalid_id",
+                            "`thread` is not an event id",
+                        )];
+                    }
+                },
+                (StreamKind::Thread, None) => {
+                    return vec![error_frame(
+                        Some(&sub),
+                        "invalid_message",
+                        "`thread` is required",
+                    )];
+                }
+                _ => None,
+            };
+            let now = match reader.last_seq() {
+                Ok(s) => s,
+                Err(e) => return vec![error_frame(Some(&sub), "internal", &e.to_string())],
+            };
+            let mut s = Sub {
+                stream,
+                thread,
+                last: after_seq.unwrap_or(now).min(now),
+            };
+            let mut out = vec![frame(serde_json::json!({
+                "type": "subscribed", "sub": sub, "seq": now
+            }))];
+            // Replay what came after the client's page, up to now.
+            let mut replayed = 0;
+            while s.last < now {
+                let Ok(batch) = reader.log_after(s.last, REPLAY_STEP) else {
+                    break;
+                };
+                let mut done = batch.len() < REPLAY_STEP;
+                for item in &batch {
+                    if item.seq > now {
+                        done = true;
+                        break;
+                    }
+                    s.last = item.seq;
+                    replayed += 1;
+                    if matches(&s, viewer.as_ref(), reader, &item.event) {
+                        out.push(event_frame(&sub, item));
+                    }
+                }
+                if replayed >= MAX_REPLAY {
+                    out.push(error_frame(
+                        Some(&sub),
+                        "replay_truncated",
+                        "too much to replay; reload a page and subscribe from its seq",
+                    ));
+                    s.last = now;
+                }
+                if done {
+                    break;
+                }
+            }
+            s.last = s.last.max(now);
+            subs.insert(sub, s);
+            out
+        }
+    }
+}
