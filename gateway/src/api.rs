@@ -885,8 +885,15 @@ async fn submit_event(
     caller: Caller,
     ApiJson(req): ApiJson<Submit>,
 ) -> ApiResult<Response> {
-    let bytes = match (&req.envelope, &req.body, &req.signature) {
-        (Some(env), None, None) => b64_field("envelope", env)?,
+    let bytes = envelope_of(&req)?;
+    let decoded = Unverified::decode(&bytes).map_err(|e| ApiError::event(&e))?;
+    submit_checked(&state, &caller, bytes, decoded).await
+}
+
+/// The envelope a submission names.
+fn envelope_of(req: &Submit) -> ApiResult<Vec<u8>> {
+    match (&req.envelope, &req.body, &req.signature) {
+        (Some(env), None, None) => b64_field("envelope", env),
         (None, Some(body), Some(sig)) => {
             let body = b64_field("body", body)?;
             let sig: [u8; 64] = hex::decode(sig)
@@ -896,16 +903,30 @@ async fn submit_event(
                     ApiError::bad_request("invalid_field", "`signature`: 64 bytes in hex")
                         .with_details(serde_json::json!({ "field": "signature" }))
                 })?;
-            kith_node::protocol::assemble(&body, &Signature::from_bytes(sig))
+            Ok(kith_node::protocol::assemble(
+                &body,
+                &Signature::from_bytes(sig),
+            ))
         }
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "send either `envelope`, or `body` and `signature`",
-            ));
-        }
-    };
-    let decoded = Unverified::decode(&bytes).map_err(|e| ApiError::event(&e))?;
+        _ => Err(ApiError::bad_request(
+            "invalid_field",
+            "send either `envelope`, or `body` and `signature`",
+        )),
+    }
+}
+
+/// The submission JSON of `/api/v1/events` to envelope bytes (fuzz entry).
+pub(crate) fn submission_bytes(json: &[u8]) -> ApiResult<Vec<u8>> {
+    envelope_of(&crate::json::parse_json::<Submit>(json)?)
+}
+
+/// Checks who may submit a decoded envelope, verifies it and ingests it.
+async fn submit_checked(
+    state: &AppState,
+    caller: &Caller,
+    bytes: Vec<u8>,
+    decoded: Unverified,
+) -> ApiResult<Response> {
     let body = decoded.body();
     if body.author != caller.identity {
         return Err(ApiError::forbidden(
@@ -940,9 +961,18 @@ async fn submit_event(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Prepare {
-    /// The event.
-    #[serde(flatten)]
-    draft: Draft,
+    /// Kind name.
+    kind: String,
+    /// The payload, as `specs/kinds.md` describes it for the kind.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    /// References.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    refs: serde_json::Value,
+    /// Creation time in ms; the node's clock when absent.
+    #[serde(default)]
+    created_at: Option<u64>,
     /// The key that will sign (a delegate); the author's own when absent.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -973,9 +1003,13 @@ async fn prepare_event(
     ApiJson(req): ApiJson<Prepare>,
 ) -> ApiResult<axum::Json<Prepared>> {
     let signer = req.signer.unwrap_or(caller.identity);
-    let unsigned = req
-        .draft
-        .build(caller.identity, signer, kith_node::now_ms())?;
+    let draft = Draft {
+        kind: req.kind,
+        payload: req.payload,
+        refs: req.refs,
+        created_at: req.created_at,
+    };
+    let unsigned = draft.build(caller.identity, signer, kith_node::now_ms())?;
     let body = unsigned.encode();
     let id = EventId::of_body(&body);
     Ok(axum::Json(Prepared {

@@ -187,6 +187,11 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bo
     }
 }
 
+/// Whether bytes parse as a client message (for the fuzz targets).
+pub(crate) fn parse_client_message(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<ClientMessage>(bytes).is_ok()
+}
+
 fn frame(value: serde_json::Value) -> Message {
     Message::Text(Utf8Bytes::from(value.to_string()))
 }
