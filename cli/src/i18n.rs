@@ -76,9 +76,18 @@ impl Messages {
 
     /// The message `id` with its arguments filled in.
     pub(crate) fn get(&self, id: &str, args: &[(&str, &str)]) -> String {
+        self.get_n(id, args, &[])
+    }
+
+    /// The message `id` with text arguments and number arguments; numbers
+    /// choose plural forms (`{ $n -> [one] … *[other] … }`).
+    pub(crate) fn get_n(&self, id: &str, args: &[(&str, &str)], numbers: &[(&str, u64)]) -> String {
         let mut fluent_args = FluentArgs::new();
         for (k, v) in args {
             fluent_args.set(*k, *v);
+        }
+        for (k, n) in numbers {
+            fluent_args.set(*k, *n);
         }
         for bundle in [&self.bundle, &self.fallback] {
             if let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) {
@@ -143,6 +152,22 @@ mod tests {
             "identidad kith1x (nueva)"
         );
         assert_eq!(es.get("no-such-message", &[]), "no-such-message");
+    }
+
+    #[test]
+    fn numbers_choose_plural_forms() {
+        let en = Messages::new("en");
+        let es = Messages::new("es");
+        let one = en.get_n("thread-total", &[], &[("count", 1)]);
+        assert_eq!(one, "1 reply in this thread");
+        let many = es.get_n("thread-total", &[], &[("count", 3)]);
+        assert_eq!(many, "3 respuestas en este hilo");
+        let counts = es.get_n(
+            "event-counts",
+            &[],
+            &[("replies", 1), ("reactions", 0), ("reposts", 2)],
+        );
+        assert_eq!(counts, "1 respuesta · 0 reacciones · 2 compartidos");
     }
 
     #[test]

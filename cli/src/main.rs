@@ -1,9 +1,30 @@
 //! `kith`: run a Kith node and drive it from the terminal.
 //!
 //! The binary is thin: it parses arguments and calls the library crates.
-//! What it prints for people comes from the catalogs in `locales/` (see
-//! [`i18n`]); `--json` output is for programs and is the same in every language.
+//! `kith init` and `kith up` work on the data directory and run the node;
+//! every other command talks to a running node through its gateway's HTTP
+//! API ([`client`], [`commands`]), so the same commands drive a node on this
+//! machine (found through `<data dir>/gateway.url` and its admin token) or
+//! one hosted elsewhere (`--node URL --token TOKEN`). What it prints for
+//! people comes from the catalogs in `locales/` (see [`i18n`]); `--json`
+//! output is the API's JSON, for programs, the same in every language.
+//!
+//! Exit statuses (also in `kith --help`):
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other error (files, configuration, an answer that is not the API's) |
+//! | 2 | usage: unknown command, missing or malformed argument (clap) |
+//! | 3 | cannot reach the node (nothing listens there, unknown host, timeout) |
+//! | 4 | unauthorised or forbidden (401, 403): no token, a bad one, or not allowed |
+//! | 5 | not found (404): no such event, thread, delegation… |
+//! | 6 | refused by the node (any other 4xx): malformed key or id, invalid field… |
+//! | 7 | the node failed (5xx) |
 
+mod client;
+mod commands;
+mod display;
 mod i18n;
 
 use std::io::Write;
@@ -16,12 +37,26 @@ use kith_node::config::{Config, ConfigError, LogFormat};
 use kith_node::data_dir::{self, DataDirError};
 use kith_node::identity::{self, IdentityError};
 use kith_node::node::{Node, StartOptions};
+use reqwest::Url;
 
+use crate::client::{ClientError, Exit, GatewayUrlFile};
 use crate::i18n::Messages;
+
+/// The exit statuses, as `kith --help` shows them.
+const EXIT_STATUSES: &str = "\
+Exit status:
+  0  success
+  1  any other error
+  2  usage: unknown command, missing or malformed argument
+  3  cannot reach the node
+  4  unauthorised or forbidden by the node (HTTP 401, 403)
+  5  not found on the node (HTTP 404)
+  6  refused by the node (any other HTTP 4xx)
+  7  the node failed (HTTP 5xx)";
 
 /// Kith: decentralized social node software.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_long_help = EXIT_STATUSES)]
 struct Cli {
     /// Data directory (default: $KITH_DATA_DIR, then the platform data directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -32,6 +67,21 @@ struct Cli {
     /// Language of messages: en or es (default: $KITH_LANG, then $LC_ALL, $LC_MESSAGES, $LANG).
     #[arg(long, global = true, value_name = "LANG")]
     lang: Option<String>,
+    /// The node's gateway (default: the URL `kith up` writes in <data dir>/gateway.url,
+    /// else http://127.0.0.1:7417).
+    #[arg(long, global = true, env = "KITH_NODE", value_name = "URL",
+        value_parser = client::parse_node_url)]
+    node: Option<Url>,
+    /// Bearer token: a session token, or the admin token (default: the data
+    /// dir's admin.token, sent only to that node or to one on this machine).
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,8 +92,8 @@ enum Command {
     Init,
     /// Start the node and run until Ctrl-C or SIGTERM.
     Up(UpArgs),
-    /// Print this node's identity.
-    Id,
+    #[command(flatten)]
+    Remote(commands::Remote),
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +134,11 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("kith: {}", describe(&e, &messages));
-            ExitCode::FAILURE
+            let exit = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<ClientError>())
+                .map_or(Exit::Other, ClientError::exit);
+            ExitCode::from(exit as u8)
         }
     }
 }
@@ -93,6 +147,21 @@ fn main() -> ExitCode {
 fn describe(e: &anyhow::Error, m: &Messages) -> String {
     if let Some(DataDirError::NoDefault) = e.downcast_ref::<DataDirError>() {
         return m.get("error-no-data-dir", &[]);
+    }
+    match e.downcast_ref::<ClientError>() {
+        // The node's own sentence and code: `kith: <message> (<code>)`.
+        Some(api @ ClientError::Api { .. }) => return api.to_string(),
+        Some(ClientError::Unreachable { url, cause }) => {
+            return m.get("error-unreachable", &[("url", url), ("cause", cause)]);
+        }
+        Some(ClientError::BadResponse { status, cause }) => {
+            let status = status.to_string();
+            return m.get(
+                "error-bad-response",
+                &[("status", &status), ("cause", cause)],
+            );
+        }
+        None => {}
     }
     if let Some(c) = e.downcast_ref::<ConfigError>() {
         return m.get("error-config", &[("cause", &c.to_string())]);
@@ -113,10 +182,24 @@ fn describe(e: &anyhow::Error, m: &Messages) -> String {
 }
 
 fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
-    let dir = data_dir::resolve(cli.data_dir.as_deref())?;
-    if let Command::Up(args) = &cli.command {
-        return up(cli, args, &dir, m);
+    match &cli.command {
+        Command::Init => init(cli, m),
+        Command::Up(args) => up(cli, args, &data_dir::resolve(cli.data_dir.as_deref())?, m),
+        Command::Remote(command) => {
+            let dir = data_dir::resolve(cli.data_dir.as_deref()).ok();
+            let settings = commands::Settings {
+                json: cli.json,
+                node: cli.node.as_ref(),
+                token: cli.token.as_deref(),
+                data_dir: dir.as_deref(),
+            };
+            commands::run(command, &settings, m)
+        }
     }
+}
+
+fn init(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
+    let dir = data_dir::resolve(cli.data_dir.as_deref())?;
     let (key, created) = identity::load_or_create(&dir)?;
     let mut out = std::io::stdout().lock();
     let public = key.public().to_string();
@@ -131,19 +214,13 @@ fn run(cli: &Cli, m: &Messages) -> anyhow::Result<()> {
         return Ok(());
     }
     let id = [("identity", public.as_str())];
-    match cli.command {
-        Command::Init => {
-            let line = if created {
-                "identity-created"
-            } else {
-                "identity-exists"
-            };
-            writeln!(out, "{}", m.get(line, &id))?;
-            writeln!(out, "{}", m.get("data-dir", &[("path", &path)]))?;
-        }
-        Command::Id => writeln!(out, "{public}")?,
-        Command::Up(_) => {}
-    }
+    let line = if created {
+        "identity-created"
+    } else {
+        "identity-exists"
+    };
+    writeln!(out, "{}", m.get(line, &id))?;
+    writeln!(out, "{}", m.get("data-dir", &[("path", &path)]))?;
     Ok(())
 }
 
@@ -224,6 +301,11 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             None
         };
         let gateway_url = gateway.as_ref().map(kith_gateway::RunningGateway::url);
+        // Where `kith` commands find this node; removed when it stops.
+        let url_file = match &gateway {
+            Some(g) => Some(GatewayUrlFile::write(dir, g.addr)?),
+            None => None,
+        };
         let mut out = std::io::stdout().lock();
         let public = node.identity().public().to_string();
         let listen: Vec<String> = node
@@ -272,6 +354,7 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         if let Some(g) = gateway {
             g.stop().await;
         }
+        drop(url_file);
         // Live WebSocket tasks may hold the node a moment longer.
         let mut node = node;
         let node = loop {

@@ -73,7 +73,14 @@ fn up_runs_a_node_until_sigterm() {
     use std::io::{BufRead, BufReader};
     for (lang, json) in [("es_ES.UTF-8", false), ("C", true)] {
         let dir = tempfile::tempdir().unwrap();
-        let mut args = vec!["up", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"];
+        let mut args = vec![
+            "up",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--no-mdns",
+            "--gateway",
+            "127.0.0.1:0",
+        ];
         if json {
             args.push("--json");
         }
@@ -115,6 +122,11 @@ fn up_runs_a_node_until_sigterm() {
                     && text.contains("escuchando en /ip4/127.0.0.1/tcp/"),
                 "{text}"
             );
+            let url = std::fs::read_to_string(dir.path().join("gateway.url")).unwrap();
+            assert!(
+                text.contains(&format!("Pasarela (API HTTP): {}", url.trim())),
+                "{text}"
+            );
         }
         let status = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -131,5 +143,6 @@ fn up_runs_a_node_until_sigterm() {
             assert_eq!(last, "detenido");
         }
         assert!(dir.path().join("store-v1").exists());
+        assert!(!dir.path().join("gateway.url").exists());
     }
 }

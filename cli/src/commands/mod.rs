@@ -1,0 +1,171 @@
+//! The commands that drive a running node through its gateway's HTTP API:
+//! one file per area (`posts.rs`, `people.rs`, `keys.rs`, `node.rs`), each
+//! with its arguments (clap) next to what it does.
+//!
+//! Every command prints the API's JSON document with `--json` (one
+//! document, nothing else on stdout), and otherwise a few lines for people
+//! from the message catalogs. Progress goes to stderr, and only to a terminal.
+
+mod keys;
+mod node;
+mod people;
+mod posts;
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+use clap::builder::NonEmptyStringValueParser;
+use reqwest::Url;
+use serde_json::Value;
+
+use crate::client::{Client, Endpoint};
+use crate::i18n::Messages;
+
+pub(crate) use keys::KeyCommand;
+pub(crate) use people::ProfileCommand;
+pub(crate) use posts::{PageArgs, PostArgs, ThreadArgs, TimelineArgs};
+
+/// The commands that talk to a node.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Remote {
+    /// Print who you are on the node (with the admin token: this node's
+    /// identity). Without a running node, prints the identity in the data dir.
+    Id,
+    /// Change your profile.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Publish a post, or a reply with --reply-to.
+    Post(PostArgs),
+    /// Show one event, or an identity's profile when given a `kith1…` key.
+    Show {
+        /// Event id (`bafyrei…`) or identity (`kith1…`).
+        #[arg(value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+    },
+    /// List an author's posts, newest first (default: your own).
+    Timeline(TimelineArgs),
+    /// List your home timeline: your posts and those of whom you follow.
+    Home(PageArgs),
+    /// Show a thread: its first post and every reply in reading order.
+    Thread(ThreadArgs),
+    /// Follow an identity.
+    Follow(KeyArg),
+    /// Stop following an identity.
+    Unfollow(KeyArg),
+    /// Block an identity: its posts leave your home timeline.
+    Block(KeyArg),
+    /// Unblock an identity.
+    Unblock(KeyArg),
+    /// List the peers the node is connected to (admin token only).
+    Peers,
+    /// Export your key; make, list and revoke delegated keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// An identity to act on.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeyArg {
+    /// The identity (`kith1…`). The node checks it.
+    #[arg(value_name = "KEY", value_parser = NonEmptyStringValueParser::new())]
+    key: String,
+}
+
+/// What the global options say.
+#[derive(Debug)]
+pub(crate) struct Settings<'a> {
+    /// `--json`.
+    pub(crate) json: bool,
+    /// `--node` / `KITH_NODE`.
+    pub(crate) node: Option<&'a Url>,
+    /// `--token` / `KITH_TOKEN`.
+    pub(crate) token: Option<&'a str>,
+    /// `--data-dir`, `KITH_DATA_DIR`, or the platform's, if there is one.
+    pub(crate) data_dir: Option<&'a Path>,
+}
+
+/// What every command works with.
+#[derive(Debug)]
+pub(crate) struct Ctx<'a> {
+    client: Client,
+    m: &'a Messages,
+    json: bool,
+    data_dir: Option<&'a Path>,
+}
+
+impl Ctx<'_> {
+    /// Prints an API document as one line of JSON.
+    fn print_json(&self, value: &Value) -> anyhow::Result<()> {
+        // Serialised first, so a closed pipe is an I/O error (quiet), not a
+        // serialisation error.
+        let text = serde_json::to_string(value)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Prints lines for people.
+    fn say(&self, text: &str) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// The message `id`.
+    fn msg(&self, id: &str, args: &[(&str, &str)]) -> String {
+        self.m.get(id, args)
+    }
+}
+
+/// Runs one command against the node.
+pub(crate) fn run(command: &Remote, settings: &Settings<'_>, m: &Messages) -> anyhow::Result<()> {
+    let endpoint = Endpoint::resolve(settings.node, settings.token, settings.data_dir)?;
+    let ctx = Ctx {
+        client: Client::new(endpoint)?,
+        m,
+        json: settings.json,
+        data_dir: settings.data_dir,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(&ctx, command))
+}
+
+async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
+    match command {
+        Remote::Id => people::id(ctx).await,
+        Remote::Profile(ProfileCommand::Set(args)) => people::profile_set(ctx, args).await,
+        Remote::Post(args) => posts::post(ctx, args).await,
+        Remote::Show { id } => posts::show(ctx, id).await,
+        Remote::Timeline(args) => posts::timeline(ctx, args).await,
+        Remote::Home(args) => posts::home(ctx, args).await,
+        Remote::Thread(args) => posts::thread(ctx, args).await,
+        Remote::Follow(k) => people::follow(ctx, &k.key, true).await,
+        Remote::Unfollow(k) => people::follow(ctx, &k.key, false).await,
+        Remote::Block(k) => people::block(ctx, &k.key, true).await,
+        Remote::Unblock(k) => people::block(ctx, &k.key, false).await,
+        Remote::Peers => node::peers(ctx).await,
+        Remote::Key(KeyCommand::Export(args)) => keys::export(ctx, args).await,
+        Remote::Key(KeyCommand::Delegate(args)) => keys::delegate(ctx, args).await,
+        Remote::Key(KeyCommand::Revoke(args)) => keys::revoke(ctx, args).await,
+        Remote::Key(KeyCommand::List) => keys::list(ctx).await,
+    }
+}
+
+/// The `event` of a write's result (`{"event", "outcome", "seq"}`).
+fn written(
+    result: &Value,
+) -> Result<(crate::display::EventView, String), crate::client::ClientError> {
+    #[derive(serde::Deserialize)]
+    struct WriteResult {
+        event: crate::display::EventView,
+        #[serde(default)]
+        outcome: String,
+    }
+    let r: WriteResult = crate::client::parse(result)?;
+    Ok((r.event, r.outcome))
+}
