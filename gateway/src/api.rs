@@ -117,7 +117,7 @@ fn parse_key(text: &str) -> ApiResult<PublicKey> {
 
 fn parse_id(text: &str) -> ApiResult<EventId> {
     text.parse().map_err(|e: kith_node::protocol::id::IdError| {
-        ApiError::bad_request("invalid_id", format!("`{text}` is not an event id: {e}"))
+        ApiError::bad_request(e.code(), format!("`{text}` is not an event id: {e}"))
             .with_details(serde_json::json!({ "field": "id" }))
     })
 }
@@ -766,6 +766,7 @@ async fn create_delegation(
 
 /// How to revoke.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RevokeQuery {
     /// The key was compromised: invalidate everything it ever signed
     /// (default: keep what it signed before now).
@@ -1033,8 +1034,12 @@ async fn publish(
     ApiJson(draft): ApiJson<Draft>,
 ) -> ApiResult<Response> {
     let kind = Kind::from_name(&draft.kind).ok_or_else(|| {
-        ApiError::bad_request("unknown_kind", format!("unknown kind `{}`", draft.kind))
-            .with_details(serde_json::json!({ "field": "kind" }))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_kind",
+            format!("unknown kind `{}`", draft.kind),
+        )
+        .with_details(serde_json::json!({ "field": "kind" }))
     })?;
     let now = kith_node::now_ms();
     let (event, verdict) = caller
@@ -1163,6 +1168,7 @@ async fn put_profile(
 
 /// Paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// From a previous page's `next`.
     cursor: Option<String>,
@@ -1254,6 +1260,7 @@ async fn home(
 
 /// Thread paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ThreadQuery {
     /// Continue after this reply id (a previous page's `next`).
     after: Option<String>,
@@ -1368,6 +1375,7 @@ async fn unfollow(
 
 /// Identity paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct KeyQuery {
     /// Continue after this identity (a previous page's `next`).
     after: Option<String>,

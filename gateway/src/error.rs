@@ -103,31 +103,12 @@ impl ApiError {
 
     /// A protocol decoding or validation error (stateless rules).
     pub fn event(e: &EventError) -> Self {
-        let status = match e {
-            EventError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            EventError::ClockSkew { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self::new(status, e.code(), e.to_string())
+        Self::new(protocol_status(e.code()), e.code(), e.to_string())
     }
 
     /// A refusal by a stateful rule.
     pub fn auth(e: &AuthError) -> Self {
-        let status = match e {
-            AuthError::DelegationMissing
-            | AuthError::DelegationMismatch
-            | AuthError::DelegationKind(_)
-            | AuthError::DelegationExpired
-            | AuthError::DelegationRevoked
-            | AuthError::NotAuthor
-            | AuthError::NotTradeParty
-            | AuthError::CommunityRole { .. } => StatusCode::FORBIDDEN,
-            AuthError::TradeStale
-            | AuthError::TradeTransition { .. }
-            | AuthError::ListingUnavailable => StatusCode::CONFLICT,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, e.code(), e.to_string())
+        Self::new(protocol_status(e.code()), e.code(), e.to_string())
     }
 
     /// A pipeline verdict that is not a success, as an error; `None` for
@@ -169,21 +150,47 @@ impl ApiError {
     }
 }
 
-/// A pipeline refusal code as an error with the right status.
-fn refused(code: &str) -> ApiError {
-    let status = match code {
+/// The HTTP status of a protocol error code, as the tables of
+/// `specs/events.md` § Error codes give it (with `specs/gateway.md` § 5).
+pub fn protocol_status(code: &str) -> StatusCode {
+    match code {
         "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "clock_skew" => StatusCode::UNPROCESSABLE_ENTITY,
+        "malformed" | "non_canonical" | "id_mismatch" | "key_invalid" | "sig_invalid"
+        | "key_malformed" | "id_malformed" => StatusCode::BAD_REQUEST,
+        "unknown_kind" | "clock_skew" | "created_at_invalid" | "text_too_long"
+        | "too_many_items" | "field_invalid" | "hashtag_invalid" | "media_invalid"
+        | "refs_invalid" | "expiry_invalid" | "not_delegable" | "wrong_target_kind"
+        | "vote_invalid" | "not_original" | "state_mismatch" | "expired" | "not_relevant" => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        "delegation_missing"
+        | "delegation_mismatch"
+        | "delegation_kind"
+        | "delegation_expired"
+        | "delegation_revoked"
+        | "not_deletable"
+        | "not_author"
+        | "not_trade_party"
+        | "review_without_trade"
+        | "community_role" => StatusCode::FORBIDDEN,
+        "trade_transition" | "trade_stale" | "listing_unavailable" | "no_currency" | "deleted" => {
+            StatusCode::CONFLICT
+        }
         "store_error" => StatusCode::INTERNAL_SERVER_ERROR,
         "overloaded" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
-    };
+    }
+}
+
+/// A pipeline refusal code as an error with the right status.
+fn refused(code: &str) -> ApiError {
     let message = match code {
         "clock_skew" => "created_at is too far in the future for this node's clock".to_string(),
         "sig_invalid" => "the signature does not verify".to_string(),
+        "key_invalid" => "the signer is not a usable Ed25519 public key".to_string(),
         other => format!("the event was refused: {other}"),
     };
-    ApiError::new(status, code, message)
+    ApiError::new(protocol_status(code), code, message)
 }
 
 impl From<StoreError> for ApiError {

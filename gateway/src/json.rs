@@ -137,8 +137,12 @@ impl Draft {
         now_ms: u64,
     ) -> Result<UnsignedEvent, ApiError> {
         let kind = Kind::from_name(&self.kind).ok_or_else(|| {
-            ApiError::bad_request("unknown_kind", format!("unknown kind `{}`", self.kind))
-                .with_details(serde_json::json!({ "field": "kind" }))
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_kind",
+                format!("unknown kind `{}`", self.kind),
+            )
+            .with_details(serde_json::json!({ "field": "kind" }))
         })?;
         let payload = {
             let mut track = serde_path_to_error::Track::new();

@@ -81,7 +81,8 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let code_ok = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let code_ok =
+            |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         let (mut accepted, mut refused) = (0, 0);
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].clone();
@@ -93,7 +94,10 @@ mod tests {
                         let i = at.min(input.len() - 1);
                         input[i] ^= 1 << (next() % 8);
                     }
-                    1 => input.insert(at.min(input.len()), b"{}[]\",:0aZ\\\xff"[(next() % 12) as usize]),
+                    1 => input.insert(
+                        at.min(input.len()),
+                        b"{}[]\",:0aZ\\\xff"[(next() % 12) as usize],
+                    ),
                     2 if !input.is_empty() => {
                         input.remove(at.min(input.len() - 1));
                     }
@@ -119,6 +123,9 @@ mod tests {
             let _ = crate::fuzz::live_message(&input);
         }
         // The mutations must reach both outcomes, or the test proves nothing.
-        assert!(accepted > 100 && refused > 1_000, "{accepted} accepted, {refused} refused");
+        assert!(
+            accepted > 100 && refused > 1_000,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 }

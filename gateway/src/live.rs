@@ -351,10 +351,10 @@ async fn handle(
             let thread = match (stream, thread) {
                 (StreamKind::Thread, Some(t)) => match t.parse::<EventId>() {
                     Ok(id) => Some(id),
-                    Err(_) => {
+                    Err(e) => {
                         return vec![error_frame(
                             Some(&sub),
-                            "invalid_id",
+                            e.code(),
                             "`thread` is not an event id",
                         )];
                     }

@@ -200,6 +200,8 @@ fn limited(e: GovernorError) -> Response {
     use axum::response::IntoResponse;
     match e {
         GovernorError::TooManyRequests { wait_time, .. } => {
+            // The governor rounds down to whole seconds; never say "retry in 0 s".
+            let wait_time = wait_time.max(1);
             let mut r = ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -232,19 +234,56 @@ fn quota(per_sec: u32, burst: u32) -> (Duration, u32) {
 
 /// The documented API with its router.
 fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, doc) = OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::live::routes())
         .split_for_parts();
+    describe_responses(&mut doc);
     (router.with_state(state), doc)
+}
+
+/// Every response object needs a description; the handlers' annotations
+/// name the body type, so the description is the status's meaning.
+fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = response
+                    && r.description.is_empty()
+                {
+                    r.description = match status.as_str() {
+                        "default" => {
+                            "An error: `{\"error\": {\"code\", \"message\", \"details\"}}`".into()
+                        }
+                        code => code
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                            .and_then(|c| c.canonical_reason())
+                            .unwrap_or("Response")
+                            .to_string(),
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// The OpenAPI 3 document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = OpenApiRouter::<AppState>::with_openapi(crate::api::ApiDoc::openapi())
+    let (_, mut doc) = OpenApiRouter::<AppState>::with_openapi(crate::api::ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::live::routes())
         .split_for_parts();
+    describe_responses(&mut doc);
     doc
 }
 
@@ -319,6 +358,13 @@ fn router(state: AppState) -> Router {
     let cors = cors_layer(&config.cors_origins);
     let api = api
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(config.body_limit_kb.max(1) * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
