@@ -26,6 +26,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::json::EventView;
 use crate::server::AppState;
 
+/// How often an open connection checks that its session still holds.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 /// Largest client message.
 const MAX_MESSAGE: usize = 64 * 1024;
 /// Log entries read per replay step.
@@ -223,11 +225,26 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
     if caller.is_some() && tx.send(ready(caller.as_ref())).await.is_err() {
         return;
     }
+    // A session can end (logout, expiry) while its connection is open.
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.tick().await;
     loop {
         tokio::select! {
             _ = closing.changed() => {
                 let _ = tx.send(Message::Close(None)).await;
                 return;
+            }
+            _ = recheck.tick() => {
+                if let Some(c) = &caller
+                    && Caller::resolve(&state, &c.token).await.is_err()
+                {
+                    let _ = tx
+                        .send(error_frame(None, "unauthorized", "the session has ended"))
+                        .await;
+                    let _ = tx.send(Message::Close(None)).await;
+                    return;
+                }
             }
             incoming = rx.next() => {
                 let text = match incoming {

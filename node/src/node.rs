@@ -238,6 +238,7 @@ impl Node {
             self.interest.clone(),
             self.gossip.clone(),
         );
+        let syncer = self.syncer();
         async move {
             while changed.recv().await.is_some() {
                 while changed.try_recv().is_ok() {}
@@ -254,12 +255,26 @@ impl Node {
                         continue;
                     }
                 };
-                let (old, new) = {
+                let (old, new, added) = {
                     let mut guard = interest.write().unwrap_or_else(PoisonError::into_inner);
                     let old = guard.topics();
+                    let before: std::collections::HashSet<PublicKey> =
+                        guard.authors().into_iter().collect();
                     *guard = fresh;
-                    (old, guard.topics())
+                    let added: Vec<PublicKey> = guard
+                        .authors()
+                        .into_iter()
+                        .filter(|a| !before.contains(a))
+                        .collect();
+                    (old, guard.topics(), added)
                 };
+                // Someone newly followed: catch up on what they said before,
+                // from the peers we are connected to, now rather than at the
+                // next periodic sync.
+                if !added.is_empty() {
+                    let syncer = syncer.clone();
+                    tokio::spawn(async move { syncer.catch_up(added).await });
+                }
                 for t in new.iter().filter(|t| !old.contains(t)) {
                     let _ = gossip.subscribe(t).await;
                 }
@@ -595,6 +610,37 @@ impl Syncer {
             total.elapsed += r.elapsed;
         }
         Ok(total)
+    }
+
+    /// Syncs just `authors` with every connected peer (at most 16).
+    async fn catch_up(&self, authors: Vec<PublicKey>) {
+        let peers = self.ipfs.connected().await.unwrap_or_default();
+        for peer in peers
+            .into_iter()
+            .filter(|p| !self.peers.is_banned(p))
+            .take(16)
+        {
+            for slice in authors.chunks(sync::MAX_SCOPE_AUTHORS) {
+                let scope = Scope {
+                    authors: slice.to_vec(),
+                    until: u64::MAX,
+                    ..Scope::default()
+                };
+                match sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await {
+                    Ok(r) if r.missing > 0 => {
+                        tracing::info!(%peer, missing = r.missing, "caught up on new follows");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "catch-up sync failed");
+                        if e.is_offence() {
+                            self.peers.offence(peer);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     async fn run(&self, peer: PeerId) {
