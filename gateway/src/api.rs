@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use kith_node::ingest::{Origin, Verdict};
+use kith_node::ingest::Verdict;
 use kith_node::protocol::kinds::{
     BlockList, Delegation, Follow, MuteList, Payload, Revocation, Unfollow,
 };
@@ -391,14 +391,9 @@ pub(crate) async fn register(
     };
     state.node.host(identity).map_err(ApiError::internal)?;
     if let Some(profile) = &profile {
-        let verdict = state
-            .node
-            .ingest()
-            .submit(profile.as_bytes().to_vec(), Origin::Local)
-            .await;
-        if let Some(e) = ApiError::from_verdict(&verdict) {
-            return Err(undo(e));
-        }
+        crate::auth::ingest(&state, profile.as_bytes().to_vec())
+            .await
+            .map_err(undo)?;
     }
     if let Some(root) = &root {
         let delegate = Keypair::generate(&mut rand_core::OsRng);
@@ -414,14 +409,9 @@ pub(crate) async fn register(
         .ref_identity(Rel::Subject, delegate.public())
         .sign(root)
         .map_err(ApiError::internal)?;
-        let verdict = state
-            .node
-            .ingest()
-            .submit(event.as_bytes().to_vec(), Origin::Local)
-            .await;
-        if let Some(e) = ApiError::from_verdict(&verdict) {
-            return Err(undo(e));
-        }
+        crate::auth::ingest(&state, event.as_bytes().to_vec())
+            .await
+            .map_err(undo)?;
         let key = DelegateKey {
             secret: delegate.secret_to_text().to_string(),
             delegation: event.id().to_string(),
@@ -951,10 +941,7 @@ async fn submit_checked(
         ));
     }
     let event = decoded.verify().map_err(|e| ApiError::event(&e))?;
-    let verdict = state.node.ingest().submit(bytes, Origin::Local).await;
-    if let Some(e) = ApiError::from_verdict(&verdict) {
-        return Err(e);
-    }
+    let verdict = crate::auth::ingest(state, bytes).await?;
     Ok(write_response(&event, &verdict))
 }
 
@@ -1033,14 +1020,7 @@ async fn publish(
     caller: Caller,
     ApiJson(draft): ApiJson<Draft>,
 ) -> ApiResult<Response> {
-    let kind = Kind::from_name(&draft.kind).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_kind",
-            format!("unknown kind `{}`", draft.kind),
-        )
-        .with_details(serde_json::json!({ "field": "kind" }))
-    })?;
+    let kind = draft.kind()?;
     let now = kith_node::now_ms();
     let (event, verdict) = caller
         .publish(

@@ -131,15 +131,18 @@ impl Caller {
             kith_node::protocol::SignError::Invalid(e) => ApiError::event(&e),
             other => ApiError::internal(other),
         })?;
-        let verdict = state
-            .node
-            .ingest()
-            .submit(event.as_bytes().to_vec(), Origin::Local)
-            .await;
-        if let Some(e) = ApiError::from_verdict(&verdict) {
-            return Err(e);
-        }
+        let verdict = ingest(state, event.as_bytes().to_vec()).await?;
         Ok((event, verdict))
+    }
+}
+
+/// Hands an envelope to the node's ingest pipeline as a local event; a
+/// refusal comes back as the error the API shows.
+pub(crate) async fn ingest(state: &AppState, envelope: Vec<u8>) -> ApiResult<Verdict> {
+    let verdict = state.node.ingest().submit(envelope, Origin::Local).await;
+    match ApiError::from_verdict(&verdict) {
+        Some(e) => Err(e),
+        None => Ok(verdict),
     }
 }
 

@@ -129,6 +129,18 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// The kind it names.
+    pub fn kind(&self) -> Result<Kind, ApiError> {
+        Kind::from_name(&self.kind).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_kind",
+                format!("unknown kind `{}`", self.kind),
+            )
+            .with_details(serde_json::json!({ "field": "kind" }))
+        })
+    }
+
     /// Builds the unsigned event for `author`, signed by `signer`.
     pub fn build(
         &self,
@@ -136,14 +148,7 @@ impl Draft {
         signer: PublicKey,
         now_ms: u64,
     ) -> Result<UnsignedEvent, ApiError> {
-        let kind = Kind::from_name(&self.kind).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_kind",
-                format!("unknown kind `{}`", self.kind),
-            )
-            .with_details(serde_json::json!({ "field": "kind" }))
-        })?;
+        let kind = self.kind()?;
         let payload = {
             let mut track = serde_path_to_error::Track::new();
             let de = serde_path_to_error::Deserializer::new(&self.payload, &mut track);
