@@ -574,7 +574,7 @@ fn exit_statuses_say_what_went_wrong() {
         "{err}"
     );
     let err = failing(&["show", "bafy-not-an-id"], 6);
-    assert!(err.ends_with("(invalid_id)\n"), "{err}");
+    assert!(err.ends_with("(id_malformed)\n"), "{err}");
     let err = failing(
         &["key", "delegate", &node.identity, "--kinds", "nonsense"],
         6,
