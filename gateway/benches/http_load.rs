@@ -16,6 +16,14 @@
 //!    so a stall counts for every request it delays (wrk2-style).
 //!
 //! The target (p99 under 20 ms at 2,000 requests/s) is judged on pass 3.
+//! Pass 3 also runs home at the rates in `KITH_BENCH_SWEEP` (default
+//! 1000,1500; lower rates before the target rate), and between passes the
+//! bench waits until the server is idle again, so work left queued by an
+//! overloaded pass does not weigh on the next. Before the load, the handler's
+//! stages (follow set, timeline walk, event reads, counts, JSON) are timed
+//! one by one on one thread through the same public calls, and every pass
+//! reports the gateway process's CPU time per request (`/proc/self/stat`,
+//! the in-process generator's thread taken out).
 //!
 //! ```text
 //! cargo bench -p kith-gateway --bench http_load
@@ -86,7 +94,7 @@ fn post_text(j: usize) -> String {
         s.push(' ');
         s.push_str(WORDS[((r >> (w % 60)) as usize + w) % WORDS.len()]);
     }
-    if r % 3 == 0 {
+    if r.is_multiple_of(3) {
         s.push_str(" #kith");
     }
     s
@@ -267,6 +275,10 @@ struct Pass {
     max_ms: f64,
     errors: u64,
     bytes_per_response: f64,
+    /// CPU time of the gateway process (load generator excluded) per answered request, µs.
+    server_cpu_us: f64,
+    /// CPU time of the in-process load generator per request, µs (fixed-rate passes).
+    client_cpu_us: Option<f64>,
 }
 
 impl Pass {
@@ -275,7 +287,9 @@ impl Pass {
                "p50_ms": round3(self.p50_ms), "p90_ms": round3(self.p90_ms),
                "p99_ms": round3(self.p99_ms), "p999_ms": round3(self.p999_ms),
                "max_ms": round3(self.max_ms), "errors": self.errors,
-               "bytes_per_response": self.bytes_per_response.round()})
+               "bytes_per_response": self.bytes_per_response.round(),
+               "server_cpu_us_per_request": self.server_cpu_us.round(),
+               "generator_cpu_us_per_request": self.client_cpu_us.map(f64::round)})
     }
 }
 
@@ -312,7 +326,9 @@ impl Wrk {
             cmd.arg("-H").arg(format!("Authorization: Bearer {t}"));
         }
         cmd.arg(url);
+        let cpu0 = cpu_secs("/proc/self/stat");
         let out = cmd.output()?;
+        let cpu = cpu_secs("/proc/self/stat") - cpu0;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let line = stdout
             .lines()
@@ -343,8 +359,21 @@ impl Wrk {
                 + u("status_errors")
                 + u("timeouts"),
             bytes_per_response: u("bytes") as f64 / requests.max(1) as f64,
+            server_cpu_us: cpu * 1e6 / requests.max(1) as f64,
+            client_cpu_us: None,
         })
     }
+}
+
+/// CPU seconds (user + system) from a `/proc/.../stat` file.
+fn cpu_secs(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ")".
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based), 12 and 13 here; USER_HZ is 100 on Linux.
+    (tick(11) + tick(12)) / 100.0
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -357,15 +386,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Open-loop fixed-rate pass: request `i` is due at `start + i / rate`
 /// whether or not earlier ones have answered; latency runs from the due
-/// time to the end of the body. Runs on its own one-thread runtime in its
-/// own OS thread, like an outside load generator would.
+/// time to the end of the body. Runs on its own single-threaded runtime in
+/// its own OS thread, like an outside load generator would; its CPU time is
+/// taken out of the process's to give the server's.
 fn fixed_rate(url: &str, token: Option<&str>, rate: u64, secs: u64) -> anyhow::Result<Pass> {
     let (url, token) = (url.to_string(), token.map(str::to_string));
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let (proc0, mine0) = (
+            cpu_secs("/proc/self/stat"),
+            cpu_secs("/proc/thread-self/stat"),
+        );
         rt.block_on(async move {
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(4096)
@@ -409,6 +442,8 @@ fn fixed_rate(url: &str, token: Option<&str>, rate: u64, secs: u64) -> anyhow::R
                 }
             }
             let secs = start.elapsed().as_secs_f64();
+            let mine = cpu_secs("/proc/thread-self/stat") - mine0;
+            let server_cpu = (cpu_secs("/proc/self/stat") - proc0) - mine;
             lat.sort_by(f64::total_cmp);
             anyhow::Ok(Pass {
                 requests: n,
@@ -421,11 +456,86 @@ fn fixed_rate(url: &str, token: Option<&str>, rate: u64, secs: u64) -> anyhow::R
                 max_ms: lat.last().copied().unwrap_or(f64::NAN),
                 errors,
                 bytes_per_response: bytes as f64 / lat.len().max(1) as f64,
+                server_cpu_us: server_cpu * 1e6 / lat.len().max(1) as f64,
+                client_cpu_us: Some(mine * 1e6 / n.max(1) as f64),
             })
         })
     })
     .join()
     .map_err(|_| anyhow::anyhow!("load generator panicked"))?
+}
+
+/// Where one home request's work goes, stage by stage, on one thread
+/// through the same public calls the handler makes (`gateway/src/api.rs`
+/// `home` and `page_of`): mean µs per request over `n` runs.
+fn breakdown(node: &Node, n: usize) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    use kith_gateway::json::{EventPage, EventView};
+    let reader = node.store().reader();
+    let me = node.identity().public();
+    let mut t = [Duration::ZERO; 6];
+    let mut bytes = 0usize;
+    for _ in 0..n {
+        let s = Instant::now();
+        let mut follows = reader.follow_set(&me)?;
+        follows.push(me);
+        t[0] += s.elapsed();
+        let s = Instant::now();
+        let mut hide = reader.blocked(&me)?;
+        hide.extend(reader.muted(&me)?);
+        follows.retain(|k| !hide.contains(k));
+        t[1] += s.elapsed();
+        let s = Instant::now();
+        let page = reader.home_timeline(&follows, None, 50)?;
+        t[2] += s.elapsed();
+        let ids: Vec<_> = page.events.iter().map(|e| e.id()).collect();
+        // The part of the timeline spent fetching and decoding the 50 events.
+        let s = Instant::now();
+        for id in &ids {
+            std::hint::black_box(reader.get_with_seq(id)?);
+        }
+        t[3] += s.elapsed();
+        let s = Instant::now();
+        let stats = reader.stats(&ids, Some(&me))?;
+        t[4] += s.elapsed();
+        let s = Instant::now();
+        let body = serde_json::to_vec(&EventPage {
+            items: page
+                .events
+                .iter()
+                .zip(&stats)
+                .map(|(e, st)| EventView::of(e).with_stats(st))
+                .collect(),
+            next: page.next.map(|c| c.to_string()),
+            seq: 0,
+        })?;
+        bytes += body.len();
+        t[5] += s.elapsed();
+    }
+    std::hint::black_box(bytes);
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    Ok(vec![
+        ("follow_set (500 follows)", us(t[0])),
+        ("blocked + muted", us(t[1])),
+        ("home_timeline (walk + 50 gets)", us(t[2])),
+        ("  of which 50 x get_with_seq", us(t[3])),
+        ("stats (50 ids)", us(t[4])),
+        ("EventView + JSON (50 items)", us(t[5])),
+    ])
+}
+
+/// Waits until the gateway process is idle again (under 5 % of a core over
+/// half a second), at most 60 s: requests a client gave up on may still be
+/// running in the server and would weigh on the next pass.
+async fn drain() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let c0 = cpu_secs("/proc/self/stat");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if cpu_secs("/proc/self/stat") - c0 < 0.025 {
+            return;
+        }
+    }
+    eprintln!("      (the server was still busy after 60 s)");
 }
 
 fn wrk_present() -> bool {
@@ -456,6 +566,14 @@ fn main() -> anyhow::Result<()> {
     // answer offer at most rate requests/s.
     let delay_ms = 50u64;
     let paced_conns = (rate * delay_ms / 1000).max(1) as usize;
+    // Extra fixed-rate passes on home, to find the highest rate that meets
+    // the target on this machine.
+    let sweep: Vec<u64> = std::env::var("KITH_BENCH_SWEEP")
+        .unwrap_or_else(|_| "1000,1500".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .filter(|&r| r > 0)
+        .collect();
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
 
     let (dir, _tmp) = data_dir(shape)?;
@@ -508,6 +626,10 @@ fn main() -> anyhow::Result<()> {
             shape.authors,
             node.store().last_seq()?
         );
+        // What the node costs doing nothing (background tasks), over 3 s.
+        let c0 = cpu_secs("/proc/self/stat");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle_cores = (cpu_secs("/proc/self/stat") - c0) / 3.0;
         // One request at a time, for the unloaded cost.
         let mut solo = Vec::new();
         for _ in 0..200 {
@@ -529,6 +651,11 @@ fn main() -> anyhow::Result<()> {
         let solo_h_p50 = percentile(&solo_h, 50.0);
 
         eprintln!("[3/4] wrk: warm-up, closed loop (-t{wrk_threads} -c{conns}), paced (-c{paced_conns}, {delay_ms} ms think time), {secs} s each");
+        // The stages first, on a quiet server.
+        let stages = {
+            let node = node.clone();
+            tokio::task::spawn_blocking(move || breakdown(&node, 300)).await??
+        };
         let run = |url: String, tok: Option<String>, c: usize, d: u64, delay: u64| {
             let script = wrk.script.clone();
             tokio::task::spawn_blocking(move || {
@@ -537,18 +664,41 @@ fn main() -> anyhow::Result<()> {
         };
         run(health_url.clone(), None, 8, 2, 0).await??;
         run(home_url.clone(), Some(token.clone()), 8, 2, 0).await??;
+        drain().await;
         let health_closed = run(health_url.clone(), None, conns, secs, 0).await??;
+        drain().await;
         let home_closed = run(home_url.clone(), Some(token.clone()), conns, secs, 0).await??;
+        drain().await;
         let health_paced = run(health_url.clone(), None, paced_conns, secs, delay_ms).await??;
+        drain().await;
         let home_paced =
             run(home_url.clone(), Some(token.clone()), paced_conns, secs, delay_ms).await??;
+        drain().await;
 
         eprintln!("[4/4] fixed rate, open loop: {rate} requests/s for {secs} s each");
-        let fixed = |url: String, tok: Option<String>| {
-            tokio::task::spawn_blocking(move || fixed_rate(&url, tok.as_deref(), rate, secs))
+        let fixed = |url: String, tok: Option<String>, r: u64| {
+            tokio::task::spawn_blocking(move || fixed_rate(&url, tok.as_deref(), r, secs))
         };
-        let health_fixed = fixed(health_url.clone(), None).await??;
-        let home_fixed = fixed(home_url.clone(), Some(token.clone())).await??;
+        let health_fixed = fixed(health_url.clone(), None, rate).await??;
+        drain().await;
+        // Lower rates first: an overloaded pass leaves work queued in the
+        // server after its client gave up, which would burden the next one.
+        let mut swept = Vec::new();
+        for &r in sweep.iter().filter(|&&r| r < rate) {
+            eprintln!("      home at {r} requests/s");
+            let p = fixed(home_url.clone(), Some(token.clone()), r).await??;
+            swept.push((r, p));
+            drain().await;
+        }
+        eprintln!("      home at {rate} requests/s");
+        let home_fixed = fixed(home_url.clone(), Some(token.clone()), rate).await??;
+        drain().await;
+        for &r in sweep.iter().filter(|&&r| r > rate) {
+            eprintln!("      home at {r} requests/s");
+            let p = fixed(home_url.clone(), Some(token.clone()), r).await??;
+            swept.push((r, p));
+            drain().await;
+        }
 
         gateway.stop().await;
         match Arc::try_unwrap(node) {
@@ -562,8 +712,9 @@ fn main() -> anyhow::Result<()> {
         let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
         let row = |name: &str, p: &Pass| {
             println!(
-                "  {name:<34} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>8.0}",
-                p.rps, p.p50_ms, p.p99_ms, p.p999_ms, p.max_ms, p.errors, p.bytes_per_response
+                "  {name:<34} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>8.0} {:>8.0}",
+                p.rps, p.p50_ms, p.p99_ms, p.p999_ms, p.max_ms, p.errors, p.bytes_per_response,
+                p.server_cpu_us
             );
         };
         println!(
@@ -571,8 +722,8 @@ fn main() -> anyhow::Result<()> {
             shape.posts, shape.authors, shape.follows
         );
         println!(
-            "  {:<34} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8}",
-            "pass", "req/s", "p50 ms", "p99 ms", "p99.9", "max ms", "errors", "bytes"
+            "  {:<34} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8}",
+            "pass", "req/s", "p50 ms", "p99 ms", "p99.9", "max ms", "errors", "resp B", "cpu us"
         );
         row(&format!("health  closed loop -c{conns}"), &health_closed);
         row(&format!("home    closed loop -c{conns}"), &home_closed);
@@ -580,7 +731,26 @@ fn main() -> anyhow::Result<()> {
         row(&format!("home    wrk paced -c{paced_conns}"), &home_paced);
         row(&format!("health  fixed {rate}/s open loop"), &health_fixed);
         row(&format!("home    fixed {rate}/s open loop"), &home_fixed);
-        println!("  unloaded, one at a time: home p50 {solo_p50:.2} ms, health p50 {solo_h_p50:.2} ms");
+        for (r, p) in &swept {
+            row(&format!("home    fixed {r}/s open loop"), p);
+        }
+        println!("  (resp B: wrk counts headers and body, the fixed-rate pass the body only; cpu us: gateway");
+        println!("   process CPU per answered request, load generator excluded)");
+        println!(
+            "  load generator CPU per request (fixed rate): health {:.0} us, home {:.0} us",
+            health_fixed.client_cpu_us.unwrap_or(f64::NAN),
+            home_fixed.client_cpu_us.unwrap_or(f64::NAN)
+        );
+        println!("  unloaded, one at a time: home p50 {solo_p50:.2} ms, health p50 {solo_h_p50:.2} ms; idle node {:.1} % of a core", idle_cores * 100.0);
+        println!("  home handler stages, one thread, mean us per request:");
+        let mut sum = 0.0;
+        for (name, us) in &stages {
+            println!("    {name:<34} {us:>8.1}");
+            if !name.starts_with(' ') {
+                sum += us;
+            }
+        }
+        println!("    {:<34} {sum:>8.1}   (the rest of the {:.0} us per request under load: HTTP, runtime, threads, kernel)", "sum", home_closed.server_cpu_us);
         let thr_ratio = home_closed.rps / health_closed.rps;
         let p99_ratio_closed = home_closed.p99_ms / health_closed.p99_ms;
         let p99_ratio_fixed = home_fixed.p99_ms / health_fixed.p99_ms;
@@ -602,6 +772,9 @@ fn main() -> anyhow::Result<()> {
                    "health_closed": health_closed.json(), "home_closed": home_closed.json(),
                    "health_paced": health_paced.json(), "home_paced": home_paced.json(),
                    "health_fixed": health_fixed.json(), "home_fixed": home_fixed.json(),
+                   "home_fixed_sweep": swept.iter().map(|(r, p)| json!({"rate": r, "pass": p.json()})).collect::<Vec<_>>(),
+                   "home_stages_us": stages.iter().map(|(n, us)| json!({"stage": n.trim(), "us": round3(*us)})).collect::<Vec<_>>(),
+                   "idle_cpu_cores": round3(idle_cores),
                    "unloaded_home_p50_ms": round3(solo_p50), "unloaded_health_p50_ms": round3(solo_h_p50),
                    "ratio_rps_home_health": round3(thr_ratio),
                    "ratio_p99_home_health_closed": round3(p99_ratio_closed),

@@ -26,6 +26,7 @@
 //! cargo bench -p kith-gateway --bench live_fanout
 //! KITH_BENCH_CACHE=1 cargo bench -p kith-gateway --bench live_fanout     # keep/reuse the accounts under target/
 //! KITH_BENCH_SUBSCRIBERS=200 KITH_BENCH_ACCOUNTS=50 cargo bench -p kith-gateway --bench live_fanout
+//! KITH_BENCH_CLIENT_READ_BUF=4096 cargo bench -p kith-gateway --bench live_fanout   # smaller client read buffers
 //! ```
 //!
 //! Bounded: connection and subscription timeouts, a fixed number of posts,
@@ -250,8 +251,16 @@ async fn subscribe(
     let mut req = format!("{ws_url}/api/v1/live").into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    // KITH_BENCH_CLIENT_READ_BUF sets the clients' tungstenite read buffer
+    // (default 128 KiB, zero-filled on every read), to compare its share of
+    // the memory per connection.
+    let config = std::env::var("KITH_BENCH_CLIENT_READ_BUF")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|n| {
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(n)
+        });
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, config, true).await?;
     let expect = |ws_msg: Option<Result<Message, _>>, ty: &str| -> anyhow::Result<()> {
         match ws_msg {
             Some(Ok(Message::Text(t))) => {
@@ -412,6 +421,15 @@ fn clients_role(dir: &Path, url: &str) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let waited_after_last_publish = start.elapsed().as_secs_f64();
+        // Tell the gateway process (which reads its CPU and memory now, with
+        // every connection still open), then close.
+        println!("DELIVERED {}", received.load(Ordering::Relaxed));
+        std::io::stdout().flush()?;
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await??;
         let _ = stop_tx.send(true);
 
         let (mut from_start, mut from_created) = (Vec::new(), Vec::new());
@@ -463,6 +481,15 @@ fn clients_role(dir: &Path, url: &str) -> anyhow::Result<()> {
 }
 
 // ---------------------------------------------------------------- gateway
+
+/// CPU seconds (user + system) of this process; USER_HZ is 100 on Linux.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(
@@ -566,7 +593,16 @@ fn main() -> anyhow::Result<()> {
         // Let the server settle, then read its memory with every subscriber in.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (rss_subs, anon_subs) = rss_kib();
+        let cpu_go = cpu_secs();
         writeln!(stdin, "GO")?;
+        stdin.flush()?;
+        let (line, rest) = next_line(lines).await?;
+        lines = rest;
+        let line = line?.ok_or_else(|| anyhow::anyhow!("the client process ended early"))?;
+        anyhow::ensure!(line.starts_with("DELIVERED "), "unexpected line from clients: {line}");
+        let server_cpu = cpu_secs() - cpu_go;
+        let (rss_after, anon_after) = rss_kib();
+        writeln!(stdin, "CLOSE")?;
         stdin.flush()?;
         let (line, _) = next_line(lines).await?;
         let line = line?.ok_or_else(|| anyhow::anyhow!("the client process ended early"))?;
@@ -574,7 +610,6 @@ fn main() -> anyhow::Result<()> {
             line.strip_prefix("RESULT ")
                 .ok_or_else(|| anyhow::anyhow!("unexpected line from clients: {line}"))?,
         )?;
-        let (rss_after, anon_after) = rss_kib();
         let status = tokio::task::spawn_blocking(move || child.wait()).await??;
         anyhow::ensure!(status.success(), "client process: {status}");
         stop(node, gateway).await?;
@@ -613,6 +648,11 @@ fn main() -> anyhow::Result<()> {
             "  per connection (server)            {:.1} KiB RSS ({:.1} KiB anon) subscribed; {:.1} KiB RSS after posts",
             per_conn(rss_idle, rss_subs), per_conn(anon_idle, anon_subs), per_conn(rss_idle, rss_after)
         );
+        let phase = f(&result["publish_phase_s"]);
+        println!(
+            "  gateway CPU while publishing       {server_cpu:.2} s over {phase:.1} s ({:.0} % of a core), {:.1} us per delivery",
+            100.0 * server_cpu / phase, server_cpu * 1e6 / delivered.max(1) as f64
+        );
         let crss = &result["client_rss_kib"];
         println!(
             "  per connection (client process)    {:.1} KiB RSS (not counted above)",
@@ -631,6 +671,8 @@ fn main() -> anyhow::Result<()> {
                    "server_kib_per_connection": round3(per_conn(rss_idle, rss_subs)),
                    "server_anon_kib_per_connection": round3(per_conn(anon_idle, anon_subs)),
                    "server_kib_per_connection_after": round3(per_conn(rss_idle, rss_after)),
+                   "server_cpu_s_publish_phase": round3(server_cpu),
+                   "server_cpu_us_per_delivery": round3(server_cpu * 1e6 / delivered.max(1) as f64),
                    "client_rss_kib": crss, "ok": ok})
         );
         anyhow::Ok(())

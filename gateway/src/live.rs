@@ -70,7 +70,10 @@ async fn live(
         state.ws_connections.fetch_sub(1, Ordering::AcqRel);
         return ApiError::overloaded().into_response();
     }
-    ws.max_message_size(MAX_MESSAGE)
+    // tungstenite zero-fills its read buffer on every read; the 128 KiB
+    // default was most of a connection's memory and a sixth of fan-out CPU.
+    ws.read_buffer_size(4 * 1024)
+        .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             run(socket, state.clone(), caller.0).await;
