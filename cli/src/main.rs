@@ -355,17 +355,9 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             g.stop().await;
         }
         drop(url_file);
-        // Live WebSocket tasks may hold the node a moment longer.
-        let mut node = node;
-        let node = loop {
-            match Arc::try_unwrap(node) {
-                Ok(n) => break n,
-                Err(shared) => {
-                    node = shared;
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-            }
-        };
+        // The stopped gateway holds no reference to the node any more.
+        let node = Arc::try_unwrap(node)
+            .map_err(|_| anyhow::anyhow!("the node is still in use after the gateway stopped"))?;
         node.shutdown().await?;
         let mut out = std::io::stdout().lock();
         if cli.json {

@@ -65,9 +65,8 @@ async fn live(
             return ApiError::bad_request("websocket_required", e.body_text()).into_response();
         }
     };
-    let open = state.ws_connections.fetch_add(1, Ordering::AcqRel);
-    if open >= state.config.max_connections {
-        state.ws_connections.fetch_sub(1, Ordering::AcqRel);
+    let slot = Slot(state.live.clone());
+    if slot.0.open.fetch_add(1, Ordering::AcqRel) >= state.config.max_connections {
         return ApiError::overloaded().into_response();
     }
     // tungstenite zero-fills its read buffer on every read; the 128 KiB
@@ -76,9 +75,22 @@ async fn live(
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            run(socket, state.clone(), caller.0).await;
-            state.ws_connections.fetch_sub(1, Ordering::AcqRel);
+            // `run` owns the state, so the node is released before the
+            // slot says the connection ended.
+            run(socket, state, caller.0).await;
+            drop(slot);
         })
+}
+
+/// One counted live connection; it ends (and says so) when dropped, also
+/// when the upgrade never happens.
+struct Slot(std::sync::Arc<crate::server::LiveConnections>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_waiters();
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -149,9 +149,7 @@ pub(crate) async fn render(state: &AppState) -> Response {
     let _ = writeln!(
         out,
         "# TYPE kith_ws_connections gauge\nkith_ws_connections {}",
-        state
-            .ws_connections
-            .load(std::sync::atomic::Ordering::Relaxed)
+        state.live.open.load(std::sync::atomic::Ordering::Relaxed)
     );
     let _ = writeln!(out, "# EOF");
     (

@@ -35,7 +35,8 @@ pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
     pub(crate) config: GatewaySection,
     pub(crate) metrics: Metrics,
-    pub(crate) ws_connections: AtomicUsize,
+    /// Open live connections, and a signal when one ends.
+    pub(crate) live: Arc<LiveConnections>,
     /// Turns true when the gateway stops; live connections close on it.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
@@ -45,6 +46,14 @@ impl std::ops::Deref for AppState {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+/// Open live connections. Each holds the state (and so the node) until
+/// it ends; stopping the gateway waits for them.
+#[derive(Debug, Default)]
+pub(crate) struct LiveConnections {
+    pub(crate) open: AtomicUsize,
+    pub(crate) ended: tokio::sync::Notify,
 }
 
 /// A running gateway.
@@ -64,12 +73,27 @@ impl RunningGateway {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets requests in flight finish (up to 5 s), and returns.
+    /// Stops accepting, lets requests in flight finish and live connections
+    /// close (up to 5 s each), and returns. After it, the gateway holds no
+    /// reference to the node: `Arc::try_unwrap` on the caller's succeeds.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         self.state.closing.send_replace(true);
+        // Live connections close on the signal; wait until each has
+        // dropped its hold on the node (bounded).
+        let live = self.state.live.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let ended = live.ended.notified();
+                if live.open.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    break;
+                }
+                ended.await;
+            }
+        })
+        .await;
         self.sweeper.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.task.abort();
@@ -91,7 +115,7 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         accounts,
         config: config.clone(),
         metrics: Metrics::default(),
-        ws_connections: AtomicUsize::new(0),
+        live: Arc::default(),
         closing: tokio::sync::watch::channel(false).0,
     }));
     let app = router(state.clone());

@@ -19,7 +19,11 @@ async fn a_new_follow_syncs_the_followed_authors_past_events() {
         .await
         .unwrap();
     a.connect(tcp_addr(&b)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pb = b.peer_id();
+    eventually(Duration::from_secs(5), "A and B connected", || async {
+        a.connected_peers().await.contains(&pb)
+    })
+    .await;
     assert!(!has(&a, &old.id()).await, "nothing brought it yet");
 
     a.publish(follow(a.identity().public(), now(), ib))

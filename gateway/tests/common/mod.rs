@@ -126,22 +126,10 @@ impl TestNode {
     /// Stops the gateway and the node.
     pub async fn stop(mut self) {
         self.stop_gateway().await;
-        // Live connections may hold the node for a moment after the gateway stops.
-        let mut node = self.node;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Arc::try_unwrap(node) {
-                Ok(n) => {
-                    n.shutdown().await.unwrap();
-                    return;
-                }
-                Err(n) if Instant::now() < deadline => {
-                    node = n;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(_) => return,
-            }
-        }
+        // A stopped gateway holds no reference to the node.
+        let node = Arc::try_unwrap(self.node)
+            .unwrap_or_else(|_| panic!("the node is still in use after the gateway stopped"));
+        node.shutdown().await.unwrap();
     }
 
     /// The node's TCP listen address, with its `/p2p/` peer id.
