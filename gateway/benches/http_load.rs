@@ -37,12 +37,15 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
+mod common;
+
+use common::config;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kith_node::config::Config;
 use kith_node::node::{Node, StartOptions};
 use kith_node::protocol::kinds::{Content, Follow, Post};
 use kith_node::protocol::{Event, Keypair, Rel, UnsignedEvent};
@@ -228,21 +231,6 @@ fn data_dir(shape: Shape) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)
         populate(tmp.path(), shape)?;
         Ok((tmp.path().to_path_buf(), Some(tmp)))
     }
-}
-
-fn config() -> Config {
-    let mut c = Config::default();
-    c.network.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")];
-    c.network.bootstrap = Vec::new();
-    c.network.mdns = false;
-    c.sync.interval_secs = 0;
-    c.gateway.listen = "127.0.0.1:0".parse().expect("addr");
-    // The limiter is not what is measured.
-    c.gateway.rate_per_ip = 1_000_000;
-    c.gateway.burst_per_ip = 1_000_000;
-    c.gateway.rate_per_account = 1_000_000;
-    c.gateway.burst_per_account = 1_000_000;
-    c
 }
 
 const WRK_LUA: &str = r#"

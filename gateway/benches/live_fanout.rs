@@ -35,6 +35,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
+mod common;
+
+use common::config;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,7 +47,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use kith_node::config::Config;
 use kith_node::node::{Node, StartOptions};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -121,23 +124,6 @@ fn ensure_fds(need: u64) -> anyhow::Result<()> {
         "open-file limit {soft} is below the {need} this bench needs; raise it (ulimit -n {need})"
     );
     Ok(())
-}
-
-fn config() -> Config {
-    let mut c = Config::default();
-    c.network.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")];
-    c.network.bootstrap = Vec::new();
-    c.network.mdns = false;
-    c.sync.interval_secs = 0;
-    c.gateway.listen = "127.0.0.1:0".parse().expect("addr");
-    // The limiters are not what is measured.
-    c.gateway.rate_per_ip = 1_000_000;
-    c.gateway.burst_per_ip = 1_000_000;
-    c.gateway.rate_per_account = 1_000_000;
-    c.gateway.burst_per_account = 1_000_000;
-    c.gateway.auth_per_minute = 1_000_000;
-    c.gateway.max_connections = 100_000;
-    c
 }
 
 async fn start(dir: &Path) -> anyhow::Result<(Arc<Node>, kith_gateway::RunningGateway)> {
