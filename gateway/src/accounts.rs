@@ -177,6 +177,12 @@ fn random_token(prefix: &str) -> Zeroizing<String> {
     ))
 }
 
+/// Whether a token has the admin token's form (then checking it needs no
+/// database read).
+pub fn is_admin_token(token: &str) -> bool {
+    token.starts_with(ADMIN_PREFIX)
+}
+
 /// Normalises and checks a username.
 pub fn normalize_username(name: &str) -> Result<String, AccountError> {
     let name = name.trim().to_ascii_lowercase();
@@ -401,7 +407,7 @@ impl Accounts {
     /// Who a bearer token belongs to, if it is valid now.
     pub fn resolve(&self, token: &str, now_ms: u64) -> Result<Option<TokenOwner>, AccountError> {
         let d = digest(token);
-        if token.starts_with(ADMIN_PREFIX) {
+        if is_admin_token(token) {
             let ok: bool = d.ct_eq(self.admin_digest.as_ref()).into();
             return Ok(ok.then_some(TokenOwner::Admin));
         }

@@ -42,17 +42,18 @@ impl Caller {
     /// Resolves a token.
     pub(crate) async fn resolve(state: &AppState, token: &str) -> ApiResult<Caller> {
         let (accounts, token_owned) = (state.accounts.clone(), token.to_string());
-        let resolved = tokio::task::spawn_blocking(move || {
-            let owner = accounts.resolve(&token_owned, kith_node::now_ms())?;
-            let account = match &owner {
-                Some(TokenOwner::Account(name)) => accounts.get(name)?,
-                _ => None,
-            };
-            Ok::<_, crate::accounts::AccountError>((owner, account))
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        // The admin token is a digest comparison, no database read: no
+        // hop to the blocking pool for the CLI's every request.
+        let resolved = if crate::accounts::is_admin_token(token) {
+            (
+                accounts
+                    .resolve(token, kith_node::now_ms())
+                    .map_err(ApiError::internal)?,
+                None,
+            )
+        } else {
+            Self::resolve_session(accounts, token_owned).await?
+        };
         match resolved {
             (Some(TokenOwner::Admin), _) => Ok(Caller {
                 owner: TokenOwner::Admin,
@@ -68,6 +69,24 @@ impl Caller {
             }),
             _ => Err(ApiError::unauthorized()),
         }
+    }
+
+    /// A session token's owner and account, read on the blocking pool.
+    async fn resolve_session(
+        accounts: crate::accounts::Accounts,
+        token: String,
+    ) -> ApiResult<(Option<TokenOwner>, Option<Account>)> {
+        tokio::task::spawn_blocking(move || {
+            let owner = accounts.resolve(&token, kith_node::now_ms())?;
+            let account = match &owner {
+                Some(TokenOwner::Account(name)) => accounts.get(name)?,
+                _ => None,
+            };
+            Ok::<_, crate::accounts::AccountError>((owner, account))
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
     }
 
     /// Whether this is the local admin.

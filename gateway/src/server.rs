@@ -94,9 +94,25 @@ impl RunningGateway {
             }
         })
         .await;
+        // An aborted task drops its future later, on a worker: await each
+        // so that its hold on the state is gone when `stop` returns.
         self.sweeper.abort();
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
-        self.task.abort();
+        let _ = (&mut self.sweeper).await;
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
+        // Work already handed to the blocking pool (a session lookup, a
+        // store read) still holds the state until it returns: wait for it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while Arc::strong_count(&self.state.0) > 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
     }
 }
 
