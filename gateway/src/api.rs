@@ -24,6 +24,7 @@ use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::{ApiJson, Draft, EventPage, EventView, KeyPage};
 use crate::server::AppState;
+use crate::views::{self, RawJson, Views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -1160,28 +1161,21 @@ pub(crate) struct PageQuery {
 }
 
 fn page_of(
+    views: &Views,
     reader: &kith_node::storage::Reader,
     page: kith_node::storage::Page,
     seq: u64,
     viewer: Option<&PublicKey>,
-    hide: &[PublicKey],
-) -> ApiResult<EventPage> {
-    let events: Vec<&Event> = page
+) -> ApiResult<RawJson> {
+    let ids: Vec<EventId> = page.events.iter().map(Event::id).collect();
+    let stats = reader.stats(&ids, viewer)?;
+    let items: Vec<_> = page
         .events
         .iter()
-        .filter(|e| !hide.contains(&e.author()))
+        .map(|e| views.event(e))
+        .zip(stats)
         .collect();
-    let ids: Vec<EventId> = events.iter().map(|e| e.id()).collect();
-    let stats = reader.stats(&ids, viewer)?;
-    Ok(EventPage {
-        items: events
-            .iter()
-            .zip(&stats)
-            .map(|(e, s)| EventView::of(e).with_stats(s))
-            .collect(),
-        next: page.next.map(|c| c.to_string()),
-        seq,
-    })
+    Ok(views::page_body(&items, page.next, seq))
 }
 
 /// An author's posts, quotes and reposts (and replies if asked), newest first.
@@ -1193,7 +1187,7 @@ async fn timeline(
     viewer: MaybeCaller,
     Path(key): Path<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<axum::Json<EventPage>> {
+) -> ApiResult<RawJson> {
     let key = parse_key(&key)?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
     let viewer = viewer.0.map(|c| c.identity);
@@ -1201,13 +1195,7 @@ async fn timeline(
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
         let page = reader.author_timeline(&key, q.replies, cursor, limit(q.limit))?;
-        Ok(axum::Json(page_of(
-            reader,
-            page,
-            seq,
-            viewer.as_ref(),
-            &[],
-        )?))
+        page_of(&state.views, reader, page, seq, viewer.as_ref())
     })
     .await
 }
@@ -1221,19 +1209,26 @@ async fn home(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<axum::Json<EventPage>> {
+) -> ApiResult<RawJson> {
     let cursor = parse_cursor(q.cursor.as_deref())?;
     let me = caller.identity;
     blocking(move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
-        let mut follows = reader.follow_set(&me)?;
-        follows.push(me);
-        let mut hide = reader.blocked(&me)?;
-        hide.extend(reader.muted(&me)?);
-        follows.retain(|k| !hide.contains(k));
-        let page = reader.home_timeline(&follows, cursor, limit(q.limit))?;
-        Ok(axum::Json(page_of(reader, page, seq, Some(&me), &hide)?))
+        let graph = state.views.graph(reader, me, seq)?;
+        let page = reader.home_ids(&graph.visible, cursor, limit(q.limit))?;
+        let mut views = Vec::with_capacity(page.ids.len());
+        let mut ids = Vec::with_capacity(page.ids.len());
+        for id in &page.ids {
+            // One removed since the walk is left out.
+            if let Some(view) = state.views.event_by_id(reader, id)? {
+                views.push(view);
+                ids.push(*id);
+            }
+        }
+        let stats = reader.stats(&ids, Some(&me))?;
+        let items: Vec<_> = views.into_iter().zip(stats).collect();
+        Ok(views::page_body(&items, page.next, seq))
     })
     .await
 }

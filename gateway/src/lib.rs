@@ -25,6 +25,7 @@ pub mod json;
 mod live;
 mod metrics;
 mod server;
+mod views;
 
 /// Entry points for the fuzz targets (`gateway/fuzz`) and property tests:
 /// every decoder of client input, fed arbitrary bytes. Not an API.

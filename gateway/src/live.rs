@@ -8,6 +8,7 @@
 //! nothing falls between a page and the stream, or between two connections.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
@@ -23,8 +24,8 @@ use utoipa_axum::routes;
 
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ErrorBody};
-use crate::json::EventView;
 use crate::server::AppState;
+use crate::views::{self, Graph};
 
 /// How often an open connection checks that its session still holds.
 const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -130,42 +131,26 @@ struct Sub {
 }
 
 /// What a connection's home and notification filters need to know.
-#[derive(Debug)]
-struct Viewer {
-    me: PublicKey,
-    follows: HashSet<PublicKey>,
-    hidden: HashSet<PublicKey>,
-}
+type Viewer = Arc<Graph>;
 
-impl Viewer {
-    fn load(reader: &Reader, me: PublicKey) -> Viewer {
-        let mut hidden: HashSet<PublicKey> = reader
-            .blocked(&me)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        hidden.extend(reader.muted(&me).unwrap_or_default());
-        let mut follows: HashSet<PublicKey> = reader
-            .follow_set(&me)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        follows.insert(me);
-        Viewer {
+/// The viewer's graph: from the cache at the start, fresh from the store
+/// when one of the viewer's own events changed it (the cache may not have
+/// heard yet). An unreadable store shows an empty graph until it changes.
+fn viewer(state: &AppState, reader: &Reader, me: PublicKey, fresh: bool) -> Viewer {
+    let empty = || {
+        Arc::new(Graph {
             me,
-            follows,
-            hidden,
-        }
+            visible: [me].into(),
+            hidden: HashSet::new(),
+        })
+    };
+    if fresh {
+        return Graph::load(reader, me).map_or_else(|_| empty(), Arc::new);
     }
-
-    /// Whether this event changes what the filters need.
-    fn affected_by(&self, e: &Event) -> bool {
-        e.author() == self.me
-            && matches!(
-                e.kind(),
-                Kind::Follow | Kind::Unfollow | Kind::BlockList | Kind::MuteList
-            )
-    }
+    reader
+        .last_seq()
+        .and_then(|seq| state.views.graph(reader, me, seq))
+        .unwrap_or_else(|_| empty())
 }
 
 fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bool {
@@ -178,8 +163,7 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bo
         }
         StreamKind::Home => viewer.is_some_and(|v| {
             matches!(e.kind(), Kind::Post | Kind::Quote | Kind::Repost)
-                && v.follows.contains(&e.author())
-                && !v.hidden.contains(&e.author())
+                && v.visible.contains(&e.author())
         }),
         StreamKind::Notifications => viewer.is_some_and(|v| {
             if e.author() == v.me || v.hidden.contains(&e.author()) {
@@ -219,10 +203,9 @@ fn error_frame(sub: Option<&str>, code: &str, message: &str) -> Message {
     }))
 }
 
-fn event_frame(sub: &str, s: &StoredEvent) -> Message {
-    frame(serde_json::json!({
-        "type": "event", "sub": sub, "seq": s.seq, "event": EventView::of(&s.event)
-    }))
+fn event_frame(state: &AppState, sub: &str, s: &StoredEvent) -> Message {
+    let view = state.views.event(&s.event);
+    Message::Text(Utf8Bytes::from(views::event_frame(sub, s.seq, &view)))
 }
 
 async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
@@ -231,7 +214,9 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
     // from now on can be missed.
     let mut feed = state.node.store().subscribe();
     let reader = state.node.store().reader().clone();
-    let mut viewer = caller.as_ref().map(|c| Viewer::load(&reader, c.identity));
+    let mut viewer = caller
+        .as_ref()
+        .map(|c| viewer(&state, &reader, c.identity, false));
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let mut closing = state.closing.subscribe();
     if *closing.borrow_and_update() {
@@ -295,9 +280,9 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                 };
                 for s in items {
                     if let Some(v) = &viewer
-                        && v.affected_by(&s.event)
+                        && v.changed_by(&s.event)
                     {
-                        viewer = Some(Viewer::load(&reader, v.me));
+                        viewer = Some(self::viewer(&state, &reader, v.me, true));
                     }
                     let mut out = Vec::new();
                     for (name, sub) in subs.iter_mut() {
@@ -306,7 +291,7 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                         }
                         sub.last = s.seq;
                         if matches(sub, viewer.as_ref(), &reader, &s.event) {
-                            out.push(event_frame(name, &s));
+                            out.push(event_frame(&state, name, &s));
                         }
                     }
                     for m in out {
@@ -338,7 +323,7 @@ async fn handle(
         ClientMessage::Ping => vec![frame(serde_json::json!({ "type": "pong" }))],
         ClientMessage::Auth { token } => match Caller::resolve(state, &token).await {
             Ok(c) => {
-                *viewer = Some(Viewer::load(reader, c.identity));
+                *viewer = Some(self::viewer(state, reader, c.identity, false));
                 *caller = Some(c);
                 vec![ready(caller.as_ref())]
             }
@@ -427,7 +412,7 @@ async fn handle(
                     s.last = item.seq;
                     replayed += 1;
                     if matches(&s, viewer.as_ref(), reader, &item.event) {
-                        out.push(event_frame(&sub, item));
+                        out.push(event_frame(state, &sub, item));
                     }
                 }
                 if replayed >= MAX_REPLAY {

@@ -151,6 +151,46 @@ pub(crate) async fn render(state: &AppState) -> Response {
         "# TYPE kith_ws_connections gauge\nkith_ws_connections {}",
         state.live.open.load(std::sync::atomic::Ordering::Relaxed)
     );
+    let caches = state.views.figures();
+    type Field = fn(&crate::views::CacheFigures) -> u64;
+    let families: [(&str, &str, &str, &str, Field); 4] = [
+        (
+            "cache_entries",
+            "",
+            "gauge",
+            "Entries in a read cache.",
+            |c| c.entries as u64,
+        ),
+        (
+            "cache_bytes",
+            "",
+            "gauge",
+            "Bytes held by a read cache.",
+            |c| c.bytes as u64,
+        ),
+        ("cache_hits", "_total", "counter", "Read cache hits.", |c| {
+            c.hits
+        }),
+        (
+            "cache_misses",
+            "_total",
+            "counter",
+            "Read cache misses.",
+            |c| c.misses,
+        ),
+    ];
+    for (name, suffix, kind, help, field) in families {
+        let _ = writeln!(out, "# HELP kith_{name} {help}");
+        let _ = writeln!(out, "# TYPE kith_{name} {kind}");
+        for c in &caches {
+            let _ = writeln!(
+                out,
+                "kith_{name}{suffix}{{cache=\"{}\"}} {}",
+                c.name,
+                field(c)
+            );
+        }
+    }
     let _ = writeln!(out, "# EOF");
     (
         [(

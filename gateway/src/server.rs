@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::accounts::Accounts;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::views::{self, Views};
 
 /// What every handler shares.
 #[derive(Clone, Debug)]
@@ -39,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) live: Arc<LiveConnections>,
     /// Turns true when the gateway stops; live connections close on it.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// Read caches.
+    pub(crate) views: Arc<Views>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +68,7 @@ pub struct RunningGateway {
     state: AppState,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    follower: JoinHandle<()>,
 }
 
 impl RunningGateway {
@@ -96,8 +100,10 @@ impl RunningGateway {
         .await;
         // An aborted task drops its future later, on a worker: await each
         // so that its hold on the state is gone when `stop` returns.
-        self.sweeper.abort();
-        let _ = (&mut self.sweeper).await;
+        for task in [&mut self.sweeper, &mut self.follower] {
+            task.abort();
+            let _ = task.await;
+        }
         if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
             .await
             .is_err()
@@ -133,7 +139,15 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         metrics: Metrics::default(),
         live: Arc::default(),
         closing: tokio::sync::watch::channel(false).0,
+        views: Arc::new(Views::new(views::budget_bytes(config.cache_mib))),
     }));
+    // The caches follow the store from before the first request.
+    let follower = {
+        let feed = state.node.store().subscribe();
+        let now = state.node.store().reader().last_seq()?;
+        let views = state.views.clone();
+        tokio::spawn(async move { views.follow(feed, now).await })
+    };
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -173,6 +187,7 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         state,
         task,
         sweeper,
+        follower,
     })
 }
 

@@ -193,6 +193,8 @@ pub struct GatewaySection {
     pub max_subscriptions: usize,
     /// Open WebSocket connections in all.
     pub max_connections: usize,
+    /// Memory for read caches (rendered events, viewers' follow graphs), MiB.
+    pub cache_mib: usize,
 }
 
 impl Default for GatewaySection {
@@ -213,6 +215,7 @@ impl Default for GatewaySection {
             body_limit_kb: 256,
             max_subscriptions: 16,
             max_connections: 10_000,
+            cache_mib: 64,
         }
     }
 }

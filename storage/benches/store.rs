@@ -1021,7 +1021,11 @@ fn queries(store: &Store, c: &Corpus, samples: usize) -> Vec<Latency> {
         assert_eq!(follows.len(), 500, "the heavy author follows 500");
         let name = format!("home timeline, 500 follows ({label}), page 1");
         out.push(measure(&name, samples, TARGET, 3, |_| {
-            let follows = store.follow_set(&c.authors[*who]).expect("follow set");
+            let follows: std::collections::HashSet<_> = store
+                .follow_set(&c.authors[*who])
+                .expect("follow set")
+                .into_iter()
+                .collect();
             store
                 .home_timeline(&follows, None, PAGE)
                 .expect("home")

@@ -45,8 +45,8 @@ pub use integrity::IntegrityReport;
 pub use keys::{EventCounter, KeyCounter};
 pub use kith_protocol as protocol;
 pub use query::{
-    Cursor, DelegationInfo, EventStats, Filter, MAX_PAGE, Page, Reader, ThreadItem, ThreadPage,
-    matches,
+    Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, ThreadItem,
+    ThreadPage, matches,
 };
 pub use search::{Search, SearchHit, SearchQuery};
 pub use store::{SEARCH_DIR, STORE_DIR, Store, StoreConfig};

@@ -91,6 +91,15 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// One page of a listing, as ids.
+#[derive(Debug, Clone, Default)]
+pub struct IdPage {
+    /// Newest first.
+    pub ids: Vec<EventId>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
+}
+
 /// Counts and the viewer's reaction for one event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventStats {
@@ -450,13 +459,33 @@ impl Reader {
     /// few matches for the rows it reads.
     pub fn home_timeline(
         &self,
-        follows: &[PublicKey],
+        follows: &HashSet<PublicKey>,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, StoreError> {
+        let ids = self.home_ids(follows, cursor, limit)?;
+        let mut page = Page {
+            events: Vec::with_capacity(ids.ids.len()),
+            next: ids.next,
+        };
+        for id in &ids.ids {
+            if let Some(e) = self.get(id)? {
+                page.events.push(e);
+            }
+        }
+        Ok(page)
+    }
+
+    /// [`home_timeline`](Self::home_timeline) without reading the events:
+    /// their ids, for a caller that keeps its own copies.
+    pub fn home_ids(
+        &self,
+        follows: &HashSet<PublicKey>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<IdPage, StoreError> {
         const KINDS: [Kind; 3] = [Kind::Post, Kind::Quote, Kind::Repost];
         let limit = limit.clamp(1, MAX_PAGE);
-        let set: HashSet<&PublicKey> = follows.iter().collect();
         let upper = cursor.map_or(Upper::AtOrBefore(u64::MAX), Upper::Before);
         let streams = KINDS
             .iter()
@@ -473,7 +502,7 @@ impl Reader {
             };
             read += 1;
             position = Some(c);
-            if keys::key_at(&author, 0).is_some_and(|a| set.contains(&a)) {
+            if keys::key_at(&author, 0).is_some_and(|a| follows.contains(&a)) {
                 ids.push(c);
             }
         }
@@ -502,16 +531,10 @@ impl Reader {
                 ids.push(c);
             }
         }
-        let mut page = Page::default();
-        for c in &ids {
-            if let Some(e) = self.get(&c.id)? {
-                page.events.push(e);
-            }
-        }
-        if ids.len() == limit {
-            page.next = ids.last().copied();
-        }
-        Ok(page)
+        Ok(IdPage {
+            next: (ids.len() == limit).then(|| ids.last().copied()).flatten(),
+            ids: ids.into_iter().map(|c| c.id).collect(),
+        })
     }
 
     /// A thread: the root and its replies in reading order (depth first,

@@ -672,7 +672,7 @@ fn home_timeline_merges_followed_authors_only() {
     events.push(repost.clone());
     events.push(r);
     ingest(&store, events.clone());
-    let follows = vec![keys[0].public(), keys[3].public()];
+    let follows: std::collections::HashSet<_> = [keys[0].public(), keys[3].public()].into();
     let mut expected: Vec<&Event> = events
         .iter()
         .filter(|e| follows.contains(&e.author()) && matches!(e.kind(), Kind::Post | Kind::Repost))
