@@ -405,9 +405,9 @@ impl IntoResponse for RawJson {
     }
 }
 
-/// Default bytes for the caches when the configuration says nothing.
+/// The caches' budget in bytes for `cache_mib` (0 turns them off).
 pub(crate) fn budget_bytes(mib: usize) -> usize {
-    mib.max(1).saturating_mul(1 << 20)
+    mib.saturating_mul(1 << 20)
 }
 
 #[cfg(test)]

@@ -193,7 +193,8 @@ pub struct GatewaySection {
     pub max_subscriptions: usize,
     /// Open WebSocket connections in all.
     pub max_connections: usize,
-    /// Memory for read caches (rendered events, viewers' follow graphs), MiB.
+    /// Memory for read caches (rendered events, viewers' follow graphs), MiB;
+    /// 0 turns them off.
     pub cache_mib: usize,
 }
 
