@@ -25,6 +25,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::{ApiJson, Draft, EventPage, EventView, KeyPage};
 use crate::server::AppState;
 use crate::views::{self, RawJson, Views};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -133,13 +135,29 @@ fn limit(l: Option<usize>) -> usize {
     l.unwrap_or(50).clamp(1, MAX_PAGE)
 }
 
+/// Runs store reads or password hashing on the blocking pool, at most
+/// [`Inner::work`](crate::server::Inner) permits at a time. A request waits
+/// for a permit in async code, where a client that gives up cancels it;
+/// after [`WORK_QUEUE_WAIT`] it gets 503 `overloaded`. So past saturation
+/// the node sheds load instead of queueing work nobody waits for.
 async fn blocking<T: Send + 'static>(
+    work: Arc<Semaphore>,
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
+    let permit = tokio::time::timeout(WORK_QUEUE_WAIT, work.acquire_owned())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|_| ApiError::overloaded())?
+        .map_err(|_| ApiError::overloaded())?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
+
+/// Longest a request waits for a blocking-pool permit.
+const WORK_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn account_error(e: AccountError) -> ApiError {
     match e {
@@ -378,7 +396,7 @@ pub(crate) async fn register(
     let account = {
         let (accounts, name, pass) = (state.accounts.clone(), req.username, req.password);
         let root_seed = root.as_ref().map(|k| k.seed());
-        blocking(move || {
+        blocking(state.work.clone(), move || {
             let root = root_seed.and_then(|s| Keypair::from_seed(&s).ok());
             accounts
                 .register(&name, &pass, identity, root.as_ref(), now)
@@ -462,7 +480,7 @@ pub(crate) async fn login(
 ) -> ApiResult<Response> {
     let accounts = state.accounts.clone();
     let lifetime = session_ms(&state);
-    let (account, token, expires_at) = blocking(move || {
+    let (account, token, expires_at) = blocking(state.work.clone(), move || {
         let account = accounts
             .check_login(&req.username, &req.password)
             .map_err(account_error)?;
@@ -644,7 +662,7 @@ async fn confirm_password(state: &AppState, caller: &Caller, confirm: Confirm) -
             .with_details(serde_json::json!({ "field": "password" }))
     })?;
     let accounts = state.accounts.clone();
-    blocking(move || {
+    blocking(state.work.clone(), move || {
         accounts
             .check_login(&username, &password)
             .map(|_| ())
@@ -1043,7 +1061,7 @@ async fn get_event(
 ) -> ApiResult<axum::Json<EventView>> {
     let id = parse_id(&id)?;
     let viewer = viewer.0.map(|c| c.identity);
-    blocking(move || {
+    blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         match reader.get(&id)? {
             Some(e) => {
@@ -1191,7 +1209,7 @@ async fn timeline(
     let key = parse_key(&key)?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
     let viewer = viewer.0.map(|c| c.identity);
-    blocking(move || {
+    blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
         let page = reader.author_timeline(&key, q.replies, cursor, limit(q.limit))?;
@@ -1212,7 +1230,7 @@ async fn home(
 ) -> ApiResult<RawJson> {
     let cursor = parse_cursor(q.cursor.as_deref())?;
     let me = caller.identity;
-    blocking(move || {
+    blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
         let graph = state.views.graph(reader, me, seq)?;
@@ -1285,7 +1303,7 @@ async fn thread(
     let root = parse_id(&id)?;
     let after = q.after.as_deref().map(parse_id).transpose()?;
     let viewer = viewer.0.map(|c| c.identity);
-    blocking(move || {
+    blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
         let page = reader.thread(&root, after, limit(q.limit))?;
@@ -1523,4 +1541,26 @@ async fn unmute(
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
     change_list(&state, &caller, &key, List::Mute, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With every permit taken, a request waits its bounded time and is
+    /// told to come back; once a permit frees, work runs again.
+    #[tokio::test]
+    async fn a_full_work_queue_sheds_load() {
+        let work = Arc::new(Semaphore::new(1));
+        let held = work.clone().acquire_owned().await.unwrap();
+        let e = blocking(work.clone(), || Ok(1)).await.unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
+        );
+        let r = e.into_response();
+        assert_eq!(r.headers()[axum::http::header::RETRY_AFTER], "1");
+        drop(held);
+        assert_eq!(blocking(work, || Ok(2)).await.unwrap(), 2);
+    }
 }

@@ -42,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// Read caches.
     pub(crate) views: Arc<Views>,
+    /// Permits for work on the blocking pool (store reads, password
+    /// hashing): four per core.
+    pub(crate) work: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -140,6 +143,9 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         live: Arc::default(),
         closing: tokio::sync::watch::channel(false).0,
         views: Arc::new(Views::new(views::budget_bytes(config.cache_mib))),
+        work: Arc::new(tokio::sync::Semaphore::new(
+            4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+        )),
     }));
     // The caches follow the store from before the first request.
     let follower = {
