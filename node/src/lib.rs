@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod data_dir;
+pub mod feed;
 pub mod identity;
 pub mod ingest;
 pub mod net;

@@ -717,6 +717,87 @@ impl Reader {
         Ok(out)
     }
 
+    /// The newest `limit` events by `author` of any of `kinds` created at
+    /// or after `since`: `(created_at, id)`, newest first, from the author
+    /// index alone (no event is read).
+    pub fn author_recent(
+        &self,
+        author: &PublicKey,
+        kinds: &[Kind],
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        let streams = kinds
+            .iter()
+            .map(|k| {
+                self.stream(
+                    Key::new(keys::AUTHOR_KIND)
+                        .key(author)
+                        .u8(kind_code(*k))
+                        .build(),
+                    Some(since),
+                    Upper::AtOrBefore(u64::MAX),
+                )
+            })
+            .collect();
+        let mut merge = Merge::new(streams)?;
+        let mut out = Vec::with_capacity(limit.min(MAX_PAGE));
+        while out.len() < limit {
+            let Some((c, _)) = merge.next()? else { break };
+            out.push((c.created_at, c.id));
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` events of any of `kinds` on the node created at or
+    /// after `since`: `(created_at, id, author)`, newest first, from the
+    /// kind index alone.
+    pub fn recent(
+        &self,
+        kinds: &[Kind],
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        let streams = kinds
+            .iter()
+            .map(|k| {
+                self.stream(
+                    Key::new(keys::KIND).u8(kind_code(*k)).build(),
+                    Some(since),
+                    Upper::AtOrBefore(u64::MAX),
+                )
+            })
+            .collect();
+        let mut merge = Merge::new(streams)?;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        while out.len() < limit {
+            let Some((c, author)) = merge.next()? else {
+                break;
+            };
+            let author = keys::key_at(&author, 0).ok_or(StoreError::corrupt(keys::KIND))?;
+            out.push((c.created_at, c.id, author));
+        }
+        Ok(out)
+    }
+
+    /// The oldest `created_at` among the stored events by `author`: when
+    /// the node first saw them (as far as their clocks tell).
+    pub fn author_first_seen(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        let mut first: Option<u64> = None;
+        for k in Kind::ALL {
+            let prefix = Key::new(keys::AUTHOR_KIND)
+                .key(author)
+                .u8(kind_code(*k))
+                .build();
+            if let Some(row) = self.tree.scan_prefix(&prefix).next() {
+                let (key, _) = row?;
+                let t = keys::u64_at(&key, 34).ok_or(StoreError::corrupt(keys::AUTHOR_KIND))?;
+                first = Some(first.map_or(t, |f| f.min(t)));
+            }
+        }
+        Ok(first)
+    }
+
     /// `(created_at, id)` of every stored event by `author` with
     /// `since <= created_at < until`, from the author index alone (no event
     /// is read). This is the set that sync reconciles.
