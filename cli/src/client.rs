@@ -272,6 +272,8 @@ pub(crate) struct PageQuery {
     pub(crate) limit: Option<u32>,
     /// Include replies (author timelines).
     pub(crate) replies: bool,
+    /// More query parameters (the home feed's mode, weights, language).
+    pub(crate) extra: Vec<(&'static str, String)>,
 }
 
 /// A client of one node's gateway.
@@ -499,6 +501,7 @@ fn page_query(page: &PageQuery) -> Vec<(&'static str, String)> {
     if page.replies {
         query.push(("replies", "true".to_string()));
     }
+    query.extend(page.extra.iter().cloned());
     query
 }
 

@@ -57,6 +57,7 @@ fn bundle(code: &str, source: &str) -> FluentBundle<FluentResource> {
 
 /// The messages in one language, with English behind it for any id it lacks.
 pub(crate) struct Messages {
+    code: &'static str,
     bundle: FluentBundle<FluentResource>,
     fallback: FluentBundle<FluentResource>,
 }
@@ -64,14 +65,20 @@ pub(crate) struct Messages {
 impl Messages {
     /// Messages in the language `code` (one of [`LOCALES`]).
     pub(crate) fn new(code: &str) -> Self {
-        let (_, source) = LOCALES
+        let (code, source) = LOCALES
             .iter()
             .find(|(c, _)| *c == code)
             .unwrap_or(&LOCALES[0]);
         Messages {
+            code,
             bundle: bundle(code, source),
             fallback: bundle(LOCALES[0].0, LOCALES[0].1),
         }
+    }
+
+    /// The language code (`en`, `es`).
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
     }
 
     /// The message `id` with its arguments filled in.

@@ -24,7 +24,7 @@ use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::{ApiJson, Draft, EventPage, EventView, KeyPage};
 use crate::server::AppState;
-use crate::views::{self, RawJson, Views};
+use crate::views::{self, Item, RawJson, Views};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -1190,10 +1190,11 @@ fn page_of(
     let items: Vec<_> = page
         .events
         .iter()
-        .map(|e| views.event(e))
         .zip(stats)
+        .map(|(e, s)| Item::new(views.event(e), s))
         .collect();
-    Ok(views::page_body(&items, page.next, seq))
+    let next = page.next.map(|c| c.to_string());
+    Ok(views::page_body(&items, next.as_deref(), seq))
 }
 
 /// An author's posts, quotes and reposts (and replies if asked), newest first.
@@ -1218,23 +1219,105 @@ async fn timeline(
     .await
 }
 
-/// The caller's home timeline: posts, quotes and reposts of whom they
-/// follow (and their own), newest first, without blocked or muted authors.
+/// Home feed paging, mode and ranking weights.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HomeQuery {
+    /// From a previous page's `next`.
+    cursor: Option<String>,
+    /// Items per page (1 to 500, default 50).
+    limit: Option<usize>,
+    /// `chronological` or `ranked`; default: the account's `feed.mode`
+    /// setting, else chronological.
+    mode: Option<FeedMode>,
+    /// Ranked: hashtag affinity weight (0 to 10; default 0.4, or the
+    /// account's `feed.weights.hashtags`).
+    w_hashtags: Option<f64>,
+    /// Ranked: author affinity weight (default 0.3).
+    w_author: Option<f64>,
+    /// Ranked: engagement weight (default 0.2).
+    w_engagement: Option<f64>,
+    /// Ranked: freshness weight (default 0.1).
+    w_freshness: Option<f64>,
+    /// Ranked: media type weight (default 0).
+    w_media: Option<f64>,
+    /// Ranked: the language of explanations (`en`, `es`); default: the
+    /// account's `lang` setting, then `Accept-Language`.
+    lang: Option<String>,
+}
+
+/// How the home feed is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FeedMode {
+    /// Followed authors, newest first.
+    Chronological,
+    /// Ranked by the person's weights; each item has a `why`.
+    Ranked,
+}
+
+/// The caller's home feed. Chronological: posts, quotes and reposts of whom
+/// they follow (and their own), newest first. Ranked: the same and
+/// friends-of-friends' popular and newcomers' posts, ordered by the
+/// caller's weights, each item with `why` (its source, each feature's
+/// contribution, and the reasons in words; `specs/feed.md`). Blocked and
+/// muted authors never appear, nor (ranked) muted words.
 #[utoipa::path(get, path = "/api/v1/me/home", tag = "reads", security(("bearer" = [])),
-    params(PageQuery),
+    params(HomeQuery),
     responses((status = 200, body = EventPage), (status = "default", body = ErrorBody)))]
 async fn home(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<HomeQuery>,
 ) -> ApiResult<RawJson> {
-    let cursor = parse_cursor(q.cursor.as_deref())?;
+    let settings = caller.account.as_ref().map(|a| &a.settings);
+    let mode = q.mode.unwrap_or_else(|| {
+        match settings
+            .and_then(|s| s.pointer("/feed/mode"))
+            .and_then(|v| v.as_str())
+        {
+            Some("ranked") => FeedMode::Ranked,
+            _ => FeedMode::Chronological,
+        }
+    });
     let me = caller.identity;
+    let limit = limit(q.limit);
+    if mode == FeedMode::Ranked {
+        let weights = crate::ranked::weights(
+            settings,
+            &[
+                ("hashtags", q.w_hashtags),
+                ("author", q.w_author),
+                ("engagement", q.w_engagement),
+                ("freshness", q.w_freshness),
+                ("media", q.w_media),
+            ],
+        )?;
+        let cursor = q
+            .cursor
+            .as_deref()
+            .map(crate::ranked::parse_cursor)
+            .transpose()?;
+        let lang = crate::ranked::lang(
+            q.lang.as_deref(),
+            settings,
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        return blocking(state.work.clone(), move || {
+            let reader = state.node.store().reader();
+            crate::ranked::page(&state, reader, me, weights, cursor, limit, lang)
+        })
+        .await;
+    }
+    let cursor = parse_cursor(q.cursor.as_deref())?;
     blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
         let graph = state.views.graph(reader, me, seq)?;
-        let page = reader.home_ids(&graph.visible, cursor, limit(q.limit))?;
+        let page = reader.home_ids(&graph.visible, cursor, limit)?;
         let mut views = Vec::with_capacity(page.ids.len());
         let mut ids = Vec::with_capacity(page.ids.len());
         for id in &page.ids {
@@ -1245,8 +1328,13 @@ async fn home(
             }
         }
         let stats = reader.stats(&ids, Some(&me))?;
-        let items: Vec<_> = views.into_iter().zip(stats).collect();
-        Ok(views::page_body(&items, page.next, seq))
+        let items: Vec<_> = views
+            .into_iter()
+            .zip(stats)
+            .map(|(v, s)| Item::new(v, s))
+            .collect();
+        let next = page.next.map(|c| c.to_string());
+        Ok(views::page_body(&items, next.as_deref(), seq))
     })
     .await
 }

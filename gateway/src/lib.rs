@@ -24,6 +24,7 @@ pub mod error;
 pub mod json;
 mod live;
 mod metrics;
+mod ranked;
 mod server;
 mod views;
 

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// Read caches.
     pub(crate) views: Arc<Views>,
+    /// Ranked feeds kept for their later pages.
+    pub(crate) feeds: crate::ranked::Snapshots,
     /// Permits for work on the blocking pool (store reads, password
     /// hashing): four per core.
     pub(crate) work: Arc<tokio::sync::Semaphore>,
@@ -143,6 +145,7 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         live: Arc::default(),
         closing: tokio::sync::watch::channel(false).0,
         views: Arc::new(Views::new(views::budget_bytes(config.cache_mib))),
+        feeds: Default::default(),
         work: Arc::new(tokio::sync::Semaphore::new(
             4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
         )),

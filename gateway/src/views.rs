@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kith_node::protocol::{Event, EventId, Kind, PublicKey};
-use kith_node::storage::{Cursor, EventStats, Reader, StoreError, StoredEvent};
+use kith_node::storage::{EventStats, Reader, StoreError, StoredEvent};
 use lru::LruCache;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -315,13 +315,17 @@ fn render(e: &Event) -> Arc<str> {
         .into()
 }
 
-/// Appends `view` (an object) with `"stats"` added.
-fn push_with_stats(out: &mut String, view: &str, s: &EventStats) {
+/// Appends `view` (an object) with `"stats"` (and `"why"`) added.
+fn push_with_stats(out: &mut String, view: &str, s: &EventStats, why: Option<&str>) {
     match view.strip_suffix('}') {
         Some(open) => {
             out.push_str(open);
             out.push_str(",\"stats\":");
             push_stats(out, s);
+            if let Some(why) = why {
+                out.push_str(",\"why\":");
+                out.push_str(why);
+            }
             out.push('}');
         }
         None => out.push_str(view),
@@ -355,27 +359,46 @@ fn push_stats(out: &mut String, s: &EventStats) {
     out.push('}');
 }
 
+/// One item of a page.
+#[derive(Debug)]
+pub(crate) struct Item {
+    /// The rendered event.
+    pub(crate) view: Arc<str>,
+    /// Its counts.
+    pub(crate) stats: EventStats,
+    /// Why it is there (ranked feeds): a JSON object.
+    pub(crate) why: Option<String>,
+}
+
+impl Item {
+    pub(crate) fn new(view: Arc<str>, stats: EventStats) -> Item {
+        Item {
+            view,
+            stats,
+            why: None,
+        }
+    }
+}
+
 /// An `EventPage` body: rendered events with their counts, the next
 /// cursor and the sequence the page was read at.
-pub(crate) fn page_body(
-    items: &[(Arc<str>, EventStats)],
-    next: Option<Cursor>,
-    seq: u64,
-) -> RawJson {
-    let mut out =
-        String::with_capacity(64 + items.iter().map(|(v, _)| v.len() + 200).sum::<usize>());
+pub(crate) fn page_body(items: &[Item], next: Option<&str>, seq: u64) -> RawJson {
+    let mut out = String::with_capacity(
+        64 + items
+            .iter()
+            .map(|i| i.view.len() + 200 + i.why.as_ref().map_or(0, String::len))
+            .sum::<usize>(),
+    );
     out.push_str("{\"items\":[");
-    for (i, (view, stats)) in items.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_with_stats(&mut out, view, stats);
+        push_with_stats(&mut out, &item.view, &item.stats, item.why.as_deref());
     }
     out.push_str("],\"next\":");
     match next {
-        Some(c) => {
-            let _ = write!(out, "\"{c}\"");
-        }
+        Some(c) => out.push_str(&serde_json::to_string(c).unwrap_or_else(|_| "null".into())),
         None => out.push_str("null"),
     }
     let _ = write!(out, ",\"seq\":{seq}}}");
@@ -447,13 +470,15 @@ mod tests {
         let items: Vec<_> = events
             .iter()
             .zip(&stats)
-            .map(|(e, s)| (views.event(e), s.clone()))
+            .map(|(e, s)| Item::new(views.event(e), s.clone()))
             .collect();
-        let next = Some(Cursor {
+        let next = Some(kith_node::storage::Cursor {
             created_at: 5,
             id: events[1].id(),
         });
-        let got: serde_json::Value = serde_json::from_str(&page_body(&items, next, 42).0).unwrap();
+        let text = next.map(|c| c.to_string());
+        let got: serde_json::Value =
+            serde_json::from_str(&page_body(&items, text.as_deref(), 42).0).unwrap();
         let typed = crate::json::EventPage {
             items: events
                 .iter()

@@ -34,7 +34,8 @@ pub const INTEREST_WINDOW_MS: u64 = 7 * DAY;
 pub const DISCOVERY_WINDOW_MS: u64 = 48 * HOUR;
 /// Freshness halves every this many milliseconds.
 pub const FRESHNESS_HALF_LIFE_MS: u64 = 12 * HOUR;
-/// An author first seen within this window is a newcomer...
+/// An author whose first post the node saw within this window is a
+/// newcomer...
 pub const NEWCOMER_WINDOW_MS: u64 = 14 * DAY;
 /// ...if fewer than this many identities follow them.
 pub const NEWCOMER_MAX_FOLLOWERS: u64 = 10;
@@ -104,8 +105,18 @@ impl Weights {
         ]
     }
 
-    /// Sets one weight by its feature's name.
+    /// Sets one weight by its feature's name; a bad name or value changes
+    /// nothing.
     pub fn set(&mut self, feature: &str, value: f64) -> Result<(), BadWeight> {
+        if !(0.0..=10.0).contains(&value) {
+            return Err(BadWeight {
+                feature: Feature::ALL
+                    .iter()
+                    .find(|f| f.name() == feature)
+                    .map_or("unknown", |f| f.name()),
+                value,
+            });
+        }
         let slot = match feature {
             "hashtags" => &mut self.hashtags,
             "author" => &mut self.author,
@@ -120,7 +131,7 @@ impl Weights {
             }
         };
         *slot = value;
-        self.checked().map(|_| ())
+        Ok(())
     }
 
     fn of(&self, f: Feature) -> f64 {
@@ -151,6 +162,15 @@ pub enum Feature {
 }
 
 impl Feature {
+    /// Every feature.
+    pub const ALL: [Feature; 5] = [
+        Feature::Hashtags,
+        Feature::Author,
+        Feature::Engagement,
+        Feature::Freshness,
+        Feature::Media,
+    ];
+
     /// The name used in settings and the API.
     pub fn name(self) -> &'static str {
         match self {
@@ -219,7 +239,7 @@ pub enum Source {
     },
     /// A newcomer's post.
     Newcomer {
-        /// When the node first saw the author (ms).
+        /// The author's first post the node has (ms).
         first_seen: u64,
     },
 }
@@ -331,6 +351,8 @@ pub struct Limits {
     pub fof_posts: usize,
     /// Recent posts scanned for newcomers.
     pub newcomer_scan: usize,
+    /// Distinct authors checked for being newcomers.
+    pub newcomer_authors: usize,
     /// Newcomers kept.
     pub newcomers: usize,
     /// Interactions of the person read for their affinities.
@@ -346,6 +368,7 @@ impl Default for Limits {
             fof_authors: 50,
             fof_posts: 40,
             newcomer_scan: 2_000,
+            newcomer_authors: 200,
             newcomers: 20,
             interactions: 500,
         }
@@ -642,7 +665,10 @@ fn newcomer_posts(
         {
             continue;
         }
-        let Some(first_seen) = reader.author_first_seen(&author)? else {
+        if checked.len() > limits.newcomer_authors {
+            break;
+        }
+        let Some(first_seen) = reader.author_first_seen(&author, &[Kind::Post])? else {
             continue;
         };
         if first_seen + NEWCOMER_WINDOW_MS < now_ms
@@ -955,6 +981,12 @@ impl Reason {
                 plural(*replies, "respuesta", "respuestas"),
                 plural(*reposts, "difusión", "difusiones"),
             ),
+            (Evidence::Freshness { age_ms }, Lang::En) if *age_ms < 60_000 => {
+                "Posted just now".into()
+            }
+            (Evidence::Freshness { age_ms }, Lang::Es) if *age_ms < 60_000 => {
+                "Publicado hace un momento".into()
+            }
             (Evidence::Freshness { age_ms }, Lang::En) => {
                 format!("Posted {} ago", age(lang, *age_ms))
             }

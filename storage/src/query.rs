@@ -780,11 +780,15 @@ impl Reader {
         Ok(out)
     }
 
-    /// The oldest `created_at` among the stored events by `author`: when
-    /// the node first saw them (as far as their clocks tell).
-    pub fn author_first_seen(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+    /// The oldest `created_at` among the stored events of `kinds` by
+    /// `author` (one index seek per kind).
+    pub fn author_first_seen(
+        &self,
+        author: &PublicKey,
+        kinds: &[Kind],
+    ) -> Result<Option<u64>, StoreError> {
         let mut first: Option<u64> = None;
-        for k in Kind::ALL {
+        for k in kinds {
             let prefix = Key::new(keys::AUTHOR_KIND)
                 .key(author)
                 .u8(kind_code(*k))

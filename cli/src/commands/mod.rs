@@ -24,7 +24,7 @@ use crate::i18n::Messages;
 
 pub(crate) use keys::KeyCommand;
 pub(crate) use people::ProfileCommand;
-pub(crate) use posts::{PageArgs, PostArgs, ThreadArgs, TimelineArgs};
+pub(crate) use posts::{PostArgs, ThreadArgs, TimelineArgs};
 
 /// The commands that talk to a node.
 #[derive(Debug, Subcommand)]
@@ -45,8 +45,8 @@ pub(crate) enum Remote {
     },
     /// List an author's posts, newest first (default: your own).
     Timeline(TimelineArgs),
-    /// List your home timeline: your posts and those of whom you follow.
-    Home(PageArgs),
+    /// List your home feed: newest first, or ranked with --ranked.
+    Home(posts::HomeArgs),
     /// Show a thread: its first post and every reply in reading order.
     Thread(ThreadArgs),
     /// Follow an identity.

@@ -51,6 +51,45 @@ pub(crate) struct PageArgs {
     all: bool,
 }
 
+/// `kith home`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct HomeArgs {
+    #[command(flatten)]
+    page: PageArgs,
+    /// Ranked by your weights instead of newest first.
+    #[arg(long)]
+    ranked: bool,
+    /// With --ranked: say under each item why it is there.
+    #[arg(long, requires = "ranked")]
+    explain: bool,
+    /// With --ranked: a feature's weight, 0 to 10 (hashtags, author,
+    /// engagement, freshness, media), e.g. `--weight author=0.9`.
+    #[arg(long, value_name = "FEATURE=W", requires = "ranked", value_parser = parse_weight)]
+    weight: Vec<(String, f64)>,
+}
+
+fn parse_weight(s: &str) -> Result<(String, f64), String> {
+    const FEATURES: [&str; 5] = ["hashtags", "author", "engagement", "freshness", "media"];
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FEATURE=W, e.g. author=0.9, not {s}"))?;
+    let name = name.trim();
+    if !FEATURES.contains(&name) {
+        return Err(format!(
+            "unknown feature {name}; one of {}",
+            FEATURES.join(", ")
+        ));
+    }
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value} is not a number"))?;
+    if !(0.0..=10.0).contains(&value) {
+        return Err(format!("{value} is outside 0 to 10"));
+    }
+    Ok((name.to_string(), value))
+}
+
 /// Whose timeline.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TimelineArgs {
@@ -165,13 +204,39 @@ pub(crate) async fn timeline(ctx: &Ctx<'_>, args: &TimelineArgs) -> anyhow::Resu
 }
 
 /// `kith home`.
-pub(crate) async fn home(ctx: &Ctx<'_>, args: &PageArgs) -> anyhow::Result<()> {
-    walk(ctx, &Listing::Home, args, false).await
+pub(crate) async fn home(ctx: &Ctx<'_>, args: &HomeArgs) -> anyhow::Result<()> {
+    let listing = if args.ranked {
+        let mut extra = vec![
+            ("mode", "ranked".to_string()),
+            ("lang", ctx.m.code().to_string()),
+        ];
+        for (name, w) in &args.weight {
+            let key = match name.as_str() {
+                "hashtags" => "w_hashtags",
+                "author" => "w_author",
+                "engagement" => "w_engagement",
+                "freshness" => "w_freshness",
+                _ => "w_media",
+            };
+            extra.push((key, w.to_string()));
+        }
+        Listing::Ranked {
+            extra,
+            explain: args.explain,
+        }
+    } else {
+        Listing::Home
+    };
+    walk(ctx, &listing, &args.page, false).await
 }
 
 /// A listing read page by page.
 enum Listing {
     Home,
+    Ranked {
+        extra: Vec<(&'static str, String)>,
+        explain: bool,
+    },
     Timeline(String),
 }
 
@@ -179,6 +244,11 @@ impl Listing {
     async fn page(&self, ctx: &Ctx<'_>, q: &PageQuery) -> Result<Value, ClientError> {
         match self {
             Listing::Home => ctx.client.home(q).await,
+            Listing::Ranked { extra, .. } => {
+                let mut q = q.clone();
+                q.extra.clone_from(extra);
+                ctx.client.home(&q).await
+            }
             Listing::Timeline(key) => ctx.client.timeline(key, q).await,
         }
     }
@@ -216,6 +286,7 @@ async fn walk(
         cursor: args.cursor.clone(),
         limit: args.limit.or(args.all.then_some(ALL_PAGE)),
         replies,
+        extra: Vec::new(),
     };
     let bar = if args.all {
         spinner(ctx)
@@ -241,8 +312,19 @@ async fn walk(
                 .map(parse::<EventView>)
                 .collect::<Result<Vec<_>, _>>()?;
             bar.suspend(|| -> anyhow::Result<()> {
-                for e in &events {
+                for (e, item) in events.iter().zip(&page.items) {
                     ctx.say(&display::event(ctx.m, e, ""))?;
+                    if matches!(listing, Listing::Ranked { explain: true, .. }) {
+                        for line in item
+                            .pointer("/why/summary")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                        {
+                            ctx.say(&format!("  · {line}"))?;
+                        }
+                    }
                     ctx.say("")?;
                 }
                 Ok(())
