@@ -400,6 +400,48 @@ fn following_and_blocking_a_second_account() {
     );
 }
 
+/// `kith home --ranked`: every item says why it is there, in the reader's
+/// language; weights are checked before anything is sent.
+#[test]
+fn ranked_home_explains_itself() {
+    let node = Node::start();
+    let (bob_token, bob) = register(&node.url, "bob");
+    let bob_post = node.json(&["--token", &bob_token, "post", "#kith hola"]);
+    let bob_post = bob_post["event"]["id"].as_str().unwrap().to_string();
+    node.ok(&["follow", &bob]);
+
+    let page = node.json(&["home", "--ranked"]);
+    assert!(ids(&page).contains(&bob_post));
+    for item in page["items"].as_array().unwrap() {
+        assert!(
+            !item["why"]["summary"].as_array().unwrap().is_empty(),
+            "{item}"
+        );
+    }
+    let text = node.ok(&["home", "--ranked", "--explain"]);
+    assert!(text.contains("  · You follow kith1"), "{text}");
+    assert!(text.contains("  · Posted"), "{text}");
+    let plain = node.ok(&["home", "--ranked"]);
+    assert!(!plain.contains("  · "), "no explanations without --explain");
+    let es = node.kith_in("es_ES.UTF-8", &["home", "--ranked", "--explain"]);
+    let es = ok(&es, &["home"]);
+    assert!(es.contains("  · Sigues a "), "{es}");
+    let tuned = node.json(&[
+        "home", "--ranked", "--weight", "author=2", "--weight", "media=0",
+    ]);
+    assert!(ids(&tuned).contains(&bob_post));
+    assert!(tuned["items"][0]["why"]["reasons"][0]["weight"].is_number());
+
+    for bad in [
+        vec!["home", "--ranked", "--weight", "author=11"],
+        vec!["home", "--ranked", "--weight", "looks=1"],
+        vec!["home", "--explain"],
+    ] {
+        let out = node.kith(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}
+
 /// Profile, identity, key export, delegations and peers.
 #[test]
 fn profile_keys_and_peers() {
