@@ -67,45 +67,24 @@ async fn home_follows_every_change_at_once() {
     h.post_text(&ana.token, "ana one").await;
     assert_eq!(home_authors(&n, &ana.token).await, set(&[a, b, c]));
 
-    h.put(
-        &format!("/api/v1/me/blocks/{b}"),
-        Some(&ana.token),
-        &json!({}),
-    )
-    .await
-    .expect(201);
-    assert_eq!(
-        home_authors(&n, &ana.token).await,
-        set(&[a, c]),
-        "after a block"
-    );
-    tick().await;
-    h.delete(&format!("/api/v1/me/blocks/{b}"), Some(&ana.token))
-        .await
-        .expect(201);
-    assert_eq!(
-        home_authors(&n, &ana.token).await,
-        set(&[a, b, c]),
-        "after an unblock"
-    );
-
-    h.put(
-        &format!("/api/v1/me/mutes/{c}"),
-        Some(&ana.token),
-        &json!({}),
-    )
-    .await
-    .expect(201);
-    assert_eq!(
-        home_authors(&n, &ana.token).await,
-        set(&[a, b]),
-        "after a mute"
-    );
-    tick().await;
-    h.delete(&format!("/api/v1/me/mutes/{c}"), Some(&ana.token))
-        .await
-        .expect(201);
-    assert_eq!(home_authors(&n, &ana.token).await, set(&[a, b, c]));
+    // Blocking Bob, then muting Cyd: each hides them at once, and lifting
+    // it shows them again at once.
+    for (list, who, rest) in [("blocks", b, [a, c]), ("mutes", c, [a, b])] {
+        let path = format!("/api/v1/me/{list}/{who}");
+        h.put(&path, Some(&ana.token), &json!({})).await.expect(201);
+        assert_eq!(
+            home_authors(&n, &ana.token).await,
+            set(&rest),
+            "after PUT {list}"
+        );
+        tick().await;
+        h.delete(&path, Some(&ana.token)).await.expect(201);
+        assert_eq!(
+            home_authors(&n, &ana.token).await,
+            set(&[a, b, c]),
+            "after DELETE {list}"
+        );
+    }
 
     h.delete(&format!("/api/v1/me/follows/{b}"), Some(&ana.token))
         .await
