@@ -96,3 +96,8 @@ key-none = no delegations
 delegation-line = { $id } · key { $signer } · until { $until }
 delegation-revoked = revoked
 delegation-gateway = the gateway's key
+trending-none = nothing trending yet
+trending-line = #{ $tag } · { $authors ->
+    [one] 1 person
+   *[other] { $authors } people
+} (previous window: { $previous })

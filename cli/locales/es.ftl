@@ -96,3 +96,8 @@ key-none = no hay delegaciones
 delegation-line = { $id } · clave { $signer } · hasta el { $until }
 delegation-revoked = revocada
 delegation-gateway = la clave de la pasarela
+trending-none = todavía no hay tendencias
+trending-line = #{ $tag } · { $authors ->
+    [one] 1 persona
+   *[other] { $authors } personas
+} (ventana anterior: { $previous })

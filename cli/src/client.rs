@@ -410,6 +410,15 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/trending`.
+    pub(crate) async fn trending(&self, window: &str, limit: u32) -> Result<Value, ClientError> {
+        self.get(
+            &["api", "v1", "trending"],
+            &[("window", window.to_string()), ("limit", limit.to_string())],
+        )
+        .await
+    }
+
     /// `GET /api/v1/threads/{id}`: a thread in reading order.
     pub(crate) async fn thread(
         &self,

@@ -401,7 +401,7 @@ fn following_and_blocking_a_second_account() {
 }
 
 /// `kith home --ranked`: every item says why it is there, in the reader's
-/// language; weights are checked before anything is sent.
+/// language; weights are checked before anything is sent. `kith trending`.
 #[test]
 fn ranked_home_explains_itself() {
     let node = Node::start();
@@ -432,7 +432,18 @@ fn ranked_home_explains_itself() {
     assert!(ids(&tuned).contains(&bob_post));
     assert!(tuned["items"][0]["why"]["reasons"][0]["weight"].is_number());
 
+    // Trending: Bob's #kith.
+    let trending = node.ok(&["trending", "--window", "1h"]);
+    assert!(trending.starts_with("#kith · 1 person"), "{trending}");
+    let es = node.kith_in("es_ES.UTF-8", &["trending"]);
+    assert!(ok(&es, &["trending"]).starts_with("#kith · 1 persona"));
+    assert_eq!(
+        node.json(&["trending", "--limit", "1"])["items"][0]["tag"],
+        "kith"
+    );
+
     for bad in [
+        vec!["trending", "--window", "1w"],
         vec!["home", "--ranked", "--weight", "author=11"],
         vec!["home", "--ranked", "--weight", "looks=1"],
         vec!["home", "--explain"],

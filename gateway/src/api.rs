@@ -86,6 +86,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_profile))
         .routes(routes!(timeline))
         .routes(routes!(home))
+        .routes(routes!(trending))
         .routes(routes!(thread))
         .routes(routes!(follow, unfollow))
         .routes(routes!(followers))
@@ -1229,6 +1230,7 @@ pub(crate) struct HomeQuery {
     limit: Option<usize>,
     /// `chronological` or `ranked`; default: the account's `feed.mode`
     /// setting, else chronological.
+    #[param(inline)]
     mode: Option<FeedMode>,
     /// Ranked: hashtag affinity weight (0 to 10; default 0.4, or the
     /// account's `feed.weights.hashtags`).
@@ -1337,6 +1339,47 @@ async fn home(
         Ok(views::page_body(&items, next.as_deref(), seq))
     })
     .await
+}
+
+/// Which trending window.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TrendingQuery {
+    /// `1h` or `24h` (default).
+    #[param(value_type = Option<String>)]
+    window: Option<kith_node::trending::Window>,
+    /// Tags (1 to 100, default 20).
+    limit: Option<usize>,
+}
+
+/// Trending hashtags.
+#[derive(Debug, Serialize, ToSchema)]
+struct TrendingView {
+    /// `1h` or `24h`.
+    #[schema(value_type = String)]
+    window: kith_node::trending::Window,
+    /// Most distinct authors first.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<kith_node::trending::TrendingTag>,
+}
+
+/// Trending hashtags over the last hour or day, from what this node has
+/// accepted: ranked by distinct authors (one author repeating a tag counts
+/// once), then uses (at most 3 per author), with the previous window's
+/// authors for comparison.
+#[utoipa::path(get, path = "/api/v1/trending", tag = "reads", params(TrendingQuery),
+    responses((status = 200, body = TrendingView), (status = "default", body = ErrorBody)))]
+async fn trending(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TrendingQuery>,
+) -> axum::Json<TrendingView> {
+    let window = q.window.unwrap_or(kith_node::trending::Window::Day);
+    let items = state.node.trending().top(
+        window,
+        kith_node::now_ms(),
+        q.limit.unwrap_or(20).clamp(1, 100),
+    );
+    axum::Json(TrendingView { window, items })
 }
 
 /// Thread paging.

@@ -182,3 +182,36 @@ async fn ranked_home_explains_pages_and_takes_weights() {
     assert_error_shape(&r);
     n.stop().await;
 }
+
+/// Trending hashtags: one account repeating a tag counts once; the window
+/// and limit are checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trending_counts_people_not_posts() {
+    let n = TestNode::start(0, |_| {}).await;
+    let h = &n.http;
+    let spammer = h.register("spammer").await;
+    for i in 0..30 {
+        h.post_text(&spammer.token, &format!("#deals number {i}"))
+            .await;
+    }
+    for name in ["ana", "bob", "cyd"] {
+        let a = h.register(name).await;
+        h.post_text(&a.token, "so much #rain today").await;
+    }
+    let t = h.get("/api/v1/trending?window=1h", None).await.expect(200);
+    assert_eq!(t.body["window"], "1h");
+    let items = t.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["tag"], "rain");
+    assert_eq!(items[0]["authors"], 3);
+    assert_eq!(items[1]["tag"], "deals");
+    assert_eq!(
+        (items[1]["authors"].as_u64(), items[1]["uses"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let one = h.get("/api/v1/trending?limit=1", None).await.expect(200);
+    assert_eq!(one.body["window"], "24h");
+    assert_eq!(one.body["items"].as_array().unwrap().len(), 1);
+    let r = h.get("/api/v1/trending?window=1w", None).await.expect(400);
+    assert_error_shape(&r);
+    n.stop().await;
+}

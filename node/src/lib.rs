@@ -30,6 +30,7 @@ pub mod net;
 pub mod node;
 pub mod sync;
 pub mod topics;
+pub mod trending;
 
 pub use kith_protocol as protocol;
 pub use kith_storage as storage;

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kith_protocol::{Event, Keypair, PublicKey, UnsignedEvent};
+use kith_protocol::{Event, Keypair, Kind, PublicKey, UnsignedEvent};
 use kith_storage::{Store, StoreConfig};
 use rust_ipfs::{Ipfs, Multiaddr, PeerId};
 use tokio::sync::mpsc;
@@ -17,6 +17,7 @@ use crate::identity;
 use crate::ingest::{Ingest, IngestStats, Interest, Origin, PeerLimits, Peers, Pipeline, Verdict};
 use crate::net::{self, GossipEvent, GossipHandle, NetConfig};
 use crate::sync::{self, Scope, SyncError, SyncReport};
+use crate::trending::Trending;
 
 /// Events waiting in the ingest queue before submitters wait.
 const INGEST_QUEUE: usize = 8192;
@@ -34,6 +35,7 @@ pub struct Node {
     ingest: Ingest,
     interest: Arc<RwLock<Interest>>,
     peers: Arc<Peers>,
+    trending: Arc<Trending>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -122,6 +124,7 @@ impl Node {
             ingest,
             interest,
             peers,
+            trending: Arc::new(Trending::new()),
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -149,6 +152,10 @@ impl Node {
         node.tasks
             .push(tokio::spawn(node.interest_loop(changed_rx)));
         node.tasks.push(tokio::spawn(node.discovery_loop()));
+        node.tasks.push(tokio::spawn(trending_loop(
+            node.store.clone(),
+            node.trending.clone(),
+        )));
         tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
         Ok(node)
     }
@@ -500,6 +507,11 @@ impl Node {
         &self.store
     }
 
+    /// Trending hashtags over what the node has accepted.
+    pub fn trending(&self) -> &Trending {
+        &self.trending
+    }
+
     /// The ingest pipeline (submit events, read counters).
     pub fn ingest(&self) -> &Ingest {
         &self.ingest
@@ -575,6 +587,49 @@ impl Node {
         Ok(())
     }
 }
+
+/// Keeps the trending index: first the last two days from the store, then
+/// each accepted event; forgets old uses hourly.
+async fn trending_loop(store: Store, trending: Arc<Trending>) {
+    use tokio::sync::broadcast::error::RecvError;
+    // Subscribed before the store is read, so nothing falls in between (an
+    // event seen twice only refreshes its uses).
+    let mut feed = store.subscribe();
+    let seed = {
+        let (store, trending) = (store.clone(), trending.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), kith_storage::StoreError> {
+            let since = crate::now_ms().saturating_sub(2 * crate::trending::DAY_MS);
+            let reader = store.reader();
+            let kinds = [Kind::Post, Kind::Reply, Kind::Quote];
+            for (_, id, _) in reader.recent(&kinds, since, TRENDING_SEED)? {
+                if let Some(e) = reader.get(&id)? {
+                    trending.add(&e);
+                }
+            }
+            Ok(())
+        })
+    };
+    match seed.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "trending: reading the store failed"),
+        Err(e) => tracing::warn!(error = %e, "trending: seeding stopped"),
+        Ok(Ok(())) => {}
+    }
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            item = feed.recv() => match item {
+                Ok(s) => trending.add(&s.event),
+                // Missed events only make a tag look a little cooler.
+                Err(RecvError::Lagged(n)) => tracing::debug!(missed = n, "trending lagged"),
+                Err(RecvError::Closed) => return,
+            },
+            _ = prune.tick() => trending.prune(crate::now_ms()),
+        }
+    }
+}
+
+/// Posts read from the store to seed the trending index at start.
+const TRENDING_SEED: usize = 200_000;
 
 /// Runs syncs with peers.
 #[derive(Debug, Clone)]

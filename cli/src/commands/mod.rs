@@ -59,6 +59,15 @@ pub(crate) enum Remote {
     Unblock(KeyArg),
     /// List the peers the node is connected to (admin token only).
     Peers,
+    /// Trending hashtags on the node: most distinct authors first.
+    Trending {
+        /// `1h` or `24h`.
+        #[arg(long, default_value = "24h", value_parser = ["1h", "24h"])]
+        window: String,
+        /// How many (1 to 100).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+    },
     /// Export your key; make, list and revoke delegated keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -149,6 +158,7 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Block(k) => people::block(ctx, &k.key, true).await,
         Remote::Unblock(k) => people::block(ctx, &k.key, false).await,
         Remote::Peers => node::peers(ctx).await,
+        Remote::Trending { window, limit } => node::trending(ctx, window, *limit).await,
         Remote::Key(KeyCommand::Export(args)) => keys::export(ctx, args).await,
         Remote::Key(KeyCommand::Delegate(args)) => keys::delegate(ctx, args).await,
         Remote::Key(KeyCommand::Revoke(args)) => keys::revoke(ctx, args).await,
