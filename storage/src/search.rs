@@ -442,8 +442,21 @@ impl Indexer {
         }
         if self.dirty > 0 && self.last_commit.elapsed() >= COMMIT_EVERY {
             self.commit()?;
+        } else if self.dirty == 0 {
+            // What was read since the last commit holds nothing searchable
+            // (reactions, follows…): it is as indexed as it will be. Without
+            // this, a log ending in such events was never reported indexed.
+            self.publish();
         }
         Ok(())
+    }
+
+    /// Tells waiters that everything up to `position` is searchable.
+    fn publish(&self) {
+        let p = &self.inner.progress;
+        let _guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
+        p.indexed.store(self.position, Ordering::Release);
+        p.changed.notify_all();
     }
 
     fn index(&mut self, event: &Event) -> Result<(), StoreError> {
@@ -517,10 +530,7 @@ impl Indexer {
         self.inner.reader.reload()?;
         self.dirty = 0;
         self.last_commit = Instant::now();
-        let p = &self.inner.progress;
-        let _guard = p.lock.lock().unwrap_or_else(|e| e.into_inner());
-        p.indexed.store(self.position, Ordering::Release);
-        p.changed.notify_all();
+        self.publish();
         Ok(())
     }
 }

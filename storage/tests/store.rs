@@ -748,6 +748,43 @@ fn search_is_typo_tolerant_and_forgets_deleted_posts() {
     assert_integrity(&store);
 }
 
+/// A log that ends in events with nothing to index (reactions) is still
+/// reported indexed: `wait_indexed` on its last sequence returns.
+#[test]
+fn search_progress_covers_events_with_nothing_to_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = key(1);
+    let p = post(&a, T0, "something searchable");
+    let first = match ingest(&store, vec![p.clone()])[0] {
+        IngestOutcome::Stored { seq } => seq,
+        ref o => panic!("{o:?}"),
+    };
+    let search = store.search_index().unwrap();
+    // The post is committed: from here on only reactions arrive.
+    assert!(search.wait_indexed(first, Duration::from_secs(10)));
+    let mut last = 0;
+    for (i, o) in ingest(
+        &store,
+        (0..20)
+            .map(|i| react(&key(2 + i as u8), T0 + 1 + i, p.id(), ReactionType::Love))
+            .collect(),
+    )
+    .iter()
+    .enumerate()
+    {
+        match o {
+            IngestOutcome::Stored { seq } => last = last.max(*seq),
+            o => panic!("reaction {i}: {o:?}"),
+        }
+    }
+    assert!(
+        search.wait_indexed(last, Duration::from_secs(10)),
+        "indexed up to {} of {last}",
+        search.indexed_seq()
+    );
+}
+
 #[test]
 fn subscribers_see_every_stored_event_in_order() {
     let dir = tempfile::tempdir().unwrap();
