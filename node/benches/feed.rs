@@ -1,7 +1,7 @@
 //! Ranked home feed benchmark (issue: social services).
 //!
 //! A store of about 1,000,000 events: 2,000 authors who each follow 20
-//! others, 700,000 posts over 30 days tagged from 50 hashtags, and 260,000
+//! others (about 40,000 follows), 700,000 posts over 30 days tagged from 50 hashtags, and 260,000
 //! reactions (100 of them by the viewer this week). The viewer follows 500
 //! authors. Measured on one thread, in a release build:
 //!
@@ -12,6 +12,10 @@
 //!   events of the next 50 items, what the gateway does with a cursor.
 //!
 //! Targets: p99 under 50 ms (first page) and under 10 ms (following pages).
+//!
+//! Then **trending:** the cost of feeding 10,000 new posts (by 2,000
+//! authors, one of them repeating one tag on a tenth of them) into the
+//! trending index, and of ranking the top 20 over 1 h and 24 h afterwards.
 //!
 //! The store is built once under `target/kith-bench/feed-<events>` and
 //! reused (delete it to rebuild).
@@ -104,12 +108,13 @@ fn populate(dir: &std::path::Path, posts: usize, reactions: usize, now: u64) -> 
     let keys: Vec<Keypair> = (0..AUTHORS).map(key).collect();
     // The follow graph: the viewer (key 0) follows every fourth author;
     // every author follows 20 others.
-    let follows = sign_all(&keys, AUTHORS * FOLLOWS_EACH + VIEWER_FOLLOWS, |i| {
+    let follows = sign_all(&keys, (AUTHORS - 1) * FOLLOWS_EACH + VIEWER_FOLLOWS, |i| {
         let (who, whom) = if i < VIEWER_FOLLOWS {
             (0, 4 * i + 1)
         } else {
             let j = i - VIEWER_FOLLOWS;
-            let who = j / FOLLOWS_EACH;
+            // Authors 1.. follow 20 others each (the viewer only its 500).
+            let who = 1 + j / FOLLOWS_EACH;
             (who, (mix(j as u64) % AUTHORS as u64) as usize)
         };
         let whom = if whom == who {
@@ -265,6 +270,49 @@ fn main() -> anyhow::Result<()> {
     }
     first.sort_by(f64::total_cmp);
     next.sort_by(f64::total_cmp);
+
+    // Trending: 10,000 new posts, on top of the last two days of the store.
+    let trending = kith_node::trending::Trending::new();
+    let since = now.saturating_sub(2 * DAY);
+    let seed_t = Instant::now();
+    let mut seeded = 0;
+    for (_, id, _) in reader.recent(&[kith_node::protocol::Kind::Post], since, 200_000)? {
+        if let Some(e) = reader.get(&id)? {
+            trending.add(&e);
+            seeded += 1;
+        }
+    }
+    let seed_ms = seed_t.elapsed().as_secs_f64() * 1000.0;
+    let keys: Vec<Keypair> = (0..AUTHORS).map(key).collect();
+    let fresh: Vec<Event> = (0..10_000usize)
+        .map(|j| {
+            let (k, text) = if j % 10 == 0 {
+                (&keys[1], "again #spam".to_string())
+            } else {
+                let tag = mix(j as u64 ^ 0x11) % TAGS as u64;
+                (&keys[j % AUTHORS], format!("new {j} #topic{tag}"))
+            };
+            UnsignedEvent::new(
+                k.public(),
+                now - 1_000 + j as u64 / 10,
+                Post {
+                    content: Content::text(text),
+                },
+            )
+            .sign(k)
+            .expect("sign")
+        })
+        .collect();
+    let t = Instant::now();
+    for e in &fresh {
+        trending.add(e);
+    }
+    let add_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let hour = trending.top(kith_node::trending::Window::Hour, now, 20);
+    let day = trending.top(kith_node::trending::Window::Day, now, 20);
+    let top_ms = t.elapsed().as_secs_f64() * 1000.0 / 2.0;
+    let spam_rank = hour.iter().position(|t| t.tag == "spam");
     let ok_first = percentile(&first, 99.0) < 50.0;
     let ok_next = percentile(&next, 99.0) < 10.0;
     let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
@@ -294,6 +342,28 @@ fn main() -> anyhow::Result<()> {
         mark(ok_next)
     );
     println!(
+        "  trending: seeded from {seeded} posts of the last 2 days in {seed_ms:.0} ms; 10,000 new posts added in {add_ms:.1} ms ({:.2} us each); top 20 in {top_ms:.1} ms; {} tags held",
+        add_ms * 1000.0 / 10_000.0,
+        trending.len()
+    );
+    println!(
+        "  trending top (1 h): {}; #spam (1,000 posts by one author) ranks {}",
+        hour.iter()
+            .take(3)
+            .map(|t| format!("#{} {} authors", t.tag, t.authors))
+            .collect::<Vec<_>>()
+            .join(", "),
+        spam_rank.map_or("outside the top 20".to_string(), |r| format!("{}", r + 1))
+    );
+    println!(
+        "  trending top (24 h): {}",
+        day.iter()
+            .take(3)
+            .map(|t| format!("#{} {} authors", t.tag, t.authors))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
         "{}",
         json!({"bench": "kith-node/feed", "cores": cores, "events": store.last_seq()?,
                "viewer_follows": VIEWER_FOLLOWS, "samples": samples,
@@ -301,6 +371,9 @@ fn main() -> anyhow::Result<()> {
                "from_friends_of_friends": sources[1], "from_newcomers": sources[2],
                "first_page_ms": {"p50": percentile(&first, 50.0), "p99": percentile(&first, 99.0)},
                "next_page_ms": {"p50": percentile(&next, 50.0), "p99": percentile(&next, 99.0)},
+               "trending": {"seeded_posts": seeded, "seed_ms": seed_ms, "add_10k_ms": add_ms,
+                            "top20_ms": top_ms, "tags": trending.len(),
+                            "spam_rank_1h": spam_rank.map(|r| r + 1)},
                "ok": ok_first && ok_next})
     );
     Ok(())

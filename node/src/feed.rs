@@ -686,10 +686,13 @@ fn weighted(s: &EventStats) -> u64 {
     s.reactions.iter().sum::<u64>() + 2 * s.replies + 3 * (s.reposts + s.quotes)
 }
 
-/// The author's usual weighted engagement: the mean over their ten newest
-/// posts and quotes.
+/// Posts and quotes whose engagement makes an author's usual.
+pub const USUAL_OVER: usize = 5;
+
+/// The author's usual weighted engagement: the mean over their
+/// [`USUAL_OVER`] newest posts and quotes.
 fn usual_engagement(reader: &Reader, author: &PublicKey) -> Result<f64, StoreError> {
-    let recent = reader.author_recent(author, &[Kind::Post, Kind::Quote], 0, 10)?;
+    let recent = reader.author_recent(author, &[Kind::Post, Kind::Quote], 0, USUAL_OVER)?;
     if recent.is_empty() {
         return Ok(0.0);
     }
@@ -759,8 +762,11 @@ fn score_one(
         .pop()
         .unwrap_or_default();
     let mine = weighted(&stats) as f64;
+    // With no engagement the ratio is at most 1 (value 0) whatever the
+    // usual is: it is only read for posts someone engaged with.
     let base = match usual.get(&creator) {
         Some(u) => *u,
+        None if mine == 0.0 => 0.0,
         None => {
             let u = usual_engagement(reader, &creator)?;
             usual.insert(creator, u);
