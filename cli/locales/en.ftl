@@ -101,3 +101,9 @@ trending-line = #{ $tag } · { $authors ->
     [one] 1 person
    *[other] { $authors } people
 } (previous window: { $previous })
+search-none = nothing found
+search-person = { $name } · { $key }
+search-tag = #{ $tag } · { $posts ->
+    [one] 1 post
+   *[other] { $posts } posts
+}

@@ -101,3 +101,9 @@ trending-line = #{ $tag } · { $authors ->
     [one] 1 persona
    *[other] { $authors } personas
 } (ventana anterior: { $previous })
+search-none = no se encontró nada
+search-person = { $name } · { $key }
+search-tag = #{ $tag } · { $posts ->
+    [one] 1 publicación
+   *[other] { $posts } publicaciones
+}

@@ -410,6 +410,20 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/search`.
+    pub(crate) async fn search(
+        &self,
+        q: &str,
+        lang: Option<&str>,
+        limit: u32,
+    ) -> Result<Value, ClientError> {
+        let mut query = vec![("q", q.to_string()), ("limit", limit.to_string())];
+        if let Some(l) = lang {
+            query.push(("lang", l.to_string()));
+        }
+        self.get(&["api", "v1", "search"], &query).await
+    }
+
     /// `GET /api/v1/trending`.
     pub(crate) async fn trending(&self, window: &str, limit: u32) -> Result<Value, ClientError> {
         self.get(

@@ -442,7 +442,27 @@ fn ranked_home_explains_itself() {
         "kith"
     );
 
+    // Search: Bob's post by its hashtag (the index commits within a
+    // second).
+    let mut found = String::new();
+    for _ in 0..50 {
+        found = node.ok(&["search", "kith"]);
+        if found.contains("#kith hola") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(found.contains("#kith hola"), "{found}");
+    assert!(found.starts_with("#kith · 1 post"), "{found}");
+    assert_eq!(
+        node.json(&["search", "hola"])["posts"][0]["id"],
+        bob_post.as_str()
+    );
+    let none = node.kith_in("es_ES.UTF-8", &["search", "zzzzzzzz"]);
+    assert_eq!(ok(&none, &["search"]).trim(), "no se encontró nada");
+
     for bad in [
+        vec!["search", ""],
         vec!["trending", "--window", "1w"],
         vec!["home", "--ranked", "--weight", "author=11"],
         vec!["home", "--ranked", "--weight", "looks=1"],

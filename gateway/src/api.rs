@@ -87,6 +87,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(home))
         .routes(routes!(trending))
+        .routes(routes!(search))
         .routes(routes!(thread))
         .routes(routes!(follow, unfollow))
         .routes(routes!(followers))
@@ -1339,6 +1340,169 @@ async fn home(
         Ok(views::page_body(&items, next.as_deref(), seq))
     })
     .await
+}
+
+/// A search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchParams {
+    /// Words (typo-tolerant; accents and case do not matter), 1 to 200
+    /// characters.
+    q: String,
+    /// Only posts, replies and quotes in this language (BCP 47).
+    lang: Option<String>,
+    /// Most posts and most people (1 to 100, default 20 each).
+    limit: Option<usize>,
+}
+
+/// One person found.
+#[derive(Debug, Serialize, ToSchema)]
+struct PersonHit {
+    /// `kith1…`.
+    #[schema(value_type = String)]
+    identity: PublicKey,
+    /// Profile name.
+    name: String,
+    /// Profile bio.
+    bio: String,
+}
+
+/// One hashtag found.
+#[derive(Debug, Serialize, ToSchema)]
+struct TagHit {
+    /// The hashtag, without `#`.
+    tag: String,
+    /// Matching posts that carry it.
+    posts: u64,
+}
+
+/// Search results.
+#[derive(Debug, Serialize, ToSchema)]
+struct SearchResults {
+    /// Posts, replies and quotes, best match first, with counts.
+    #[schema(value_type = Vec<Object>)]
+    posts: Vec<serde_json::Value>,
+    /// People whose profile matches, best match first.
+    people: Vec<PersonHit>,
+    /// Hashtags of the matching posts that a query word names.
+    hashtags: Vec<TagHit>,
+}
+
+/// Full-text search over posts (with typo tolerance and a language filter),
+/// people (profile name and bio) and hashtags. Authors the caller blocks
+/// or mutes are left out.
+#[utoipa::path(get, path = "/api/v1/search", tag = "reads", params(SearchParams),
+    responses((status = 200, body = SearchResults), (status = "default", body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    viewer: MaybeCaller,
+    ApiQuery(q): ApiQuery<SearchParams>,
+) -> ApiResult<axum::Json<SearchResults>> {
+    let text = q.q.trim().to_string();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(
+            ApiError::bad_request("invalid_query", "q must be 1 to 200 characters")
+                .with_details(serde_json::json!({ "field": "q" })),
+        );
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let me = viewer.0.map(|c| c.identity);
+    blocking(state.work.clone(), move || {
+        let store = state.node.store();
+        let reader = store.reader();
+        let hidden = match me {
+            Some(me) => {
+                let seq = reader.last_seq()?;
+                state.views.graph(reader, me, seq)?.hidden.clone()
+            }
+            None => Default::default(),
+        };
+        let query = |kinds: Vec<Kind>, lang: Option<String>| kith_node::storage::SearchQuery {
+            text: text.clone(),
+            kinds,
+            lang,
+            limit,
+        };
+        let words: Vec<String> = text
+            .split_whitespace()
+            .filter_map(|w| kith_node::protocol::hashtag::normalize(w.trim_start_matches('#')))
+            .map(|w| fold(&w))
+            .collect();
+        let mut events = Vec::new();
+        let mut tags: Vec<(String, u64)> = Vec::new();
+        for hit in store.search(&query(
+            vec![Kind::Post, Kind::Reply, Kind::Quote],
+            q.lang.clone(),
+        ))? {
+            let Some(e) = reader.get(&hit.id)? else {
+                continue;
+            };
+            if hidden.contains(&e.author()) {
+                continue;
+            }
+            for t in e.payload().tags() {
+                if words.iter().any(|w| *w == fold(t)) {
+                    match tags.iter_mut().find(|(name, _)| name == t) {
+                        Some((_, n)) => *n += 1,
+                        None => tags.push((t.clone(), 1)),
+                    }
+                }
+            }
+            events.push(e);
+        }
+        let ids: Vec<EventId> = events.iter().map(Event::id).collect();
+        let stats = reader.stats(&ids, me.as_ref())?;
+        let posts = events
+            .iter()
+            .zip(&stats)
+            .map(|(e, s)| serde_json::to_value(EventView::of(e).with_stats(s)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let mut people = Vec::new();
+        for hit in store.search(&query(vec![Kind::Profile], None))? {
+            let Some(e) = reader.get(&hit.id)? else {
+                continue;
+            };
+            if hidden.contains(&e.author()) {
+                continue;
+            }
+            if let Payload::Profile(p) = e.payload() {
+                people.push(PersonHit {
+                    identity: e.author(),
+                    name: p.name.clone(),
+                    bio: p.bio.clone(),
+                });
+            }
+        }
+        tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(axum::Json(SearchResults {
+            posts,
+            people,
+            hashtags: tags
+                .into_iter()
+                .map(|(tag, posts)| TagHit { tag, posts })
+                .collect(),
+        }))
+    })
+    .await
+}
+
+/// Lower case without the accents of Latin letters, as the search index
+/// compares words (`Adopción` and `adopcion` match).
+fn fold(word: &str) -> String {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect()
 }
 
 /// Which trending window.

@@ -197,6 +197,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadCursor => ApiError::bad_request("bad_cursor", "the cursor is not valid"),
+            StoreError::BadQuery(m) => ApiError::bad_request("invalid_query", m),
             other => ApiError::internal(other),
         }
     }

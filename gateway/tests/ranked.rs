@@ -215,3 +215,79 @@ async fn trending_counts_people_not_posts() {
     assert_error_shape(&r);
     n.stop().await;
 }
+
+/// Search: typo-tolerant posts with counts, people by profile, hashtags,
+/// a language filter, blocked authors left out, and typed errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn search_finds_posts_people_and_hashtags() {
+    let n = TestNode::start(0, |_| {}).await;
+    let h = &n.http;
+    let ana = h.register("ana").await;
+    let bob = h.register("bob").await;
+    let es = h
+        .post(
+            "/api/v1/publish",
+            Some(&bob.token),
+            &json!({ "kind": "post", "payload": { "text": "Perritos en adopción en Córdoba #Adopción", "tags": ["adopción"], "lang": "es" } }),
+        )
+        .await
+        .expect(201)
+        .body["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.post_text(&bob.token, "Rust gossip protocols").await;
+    h.put(
+        "/api/v1/me/profile",
+        Some(&ana.token),
+        &json!({ "name": "Ana Gómez", "bio": "rescata perritos" }),
+    )
+    .await
+    .expect(201);
+    let search = |q: &str| format!("/api/v1/search?{q}");
+    let eventually_found = |body: &Value| !body["posts"].as_array().unwrap().is_empty();
+    // The index commits within a second.
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        found = h.get(&search("q=adopcion"), None).await.expect(200).body;
+        if eventually_found(&found) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found["posts"][0]["id"], es.as_str(), "{found}");
+    assert!(found["posts"][0]["stats"].is_object());
+    assert_eq!(found["hashtags"][0]["tag"], "adopción");
+    let typo = h.get(&search("q=gosip"), None).await.expect(200).body;
+    assert_eq!(typo["posts"][0]["payload"]["text"], "Rust gossip protocols");
+    let people = h.get(&search("q=gomez"), None).await.expect(200).body;
+    assert_eq!(people["people"][0]["name"], "Ana Gómez");
+    assert_eq!(people["people"][0]["identity"], ana.identity.as_str());
+    let en = h
+        .get(&search("q=adopcion&lang=en"), None)
+        .await
+        .expect(200)
+        .body;
+    assert!(en["posts"].as_array().unwrap().is_empty());
+    // Ana blocks Bob: his posts leave her results, not anyone else's.
+    h.put(
+        &format!("/api/v1/me/blocks/{}", bob.identity),
+        Some(&ana.token),
+        &json!({}),
+    )
+    .await
+    .expect(201);
+    let mine = h
+        .get(&search("q=adopcion"), Some(&ana.token))
+        .await
+        .expect(200)
+        .body;
+    assert!(mine["posts"].as_array().unwrap().is_empty());
+    let anyone = h.get(&search("q=adopcion"), None).await.expect(200).body;
+    assert_eq!(anyone["posts"].as_array().unwrap().len(), 1);
+    for bad in ["q=", "q=%20%20", "limit=5"] {
+        let r = h.get(&search(bad), None).await.expect(400);
+        assert_error_shape(&r);
+    }
+    n.stop().await;
+}

@@ -59,6 +59,18 @@ pub(crate) enum Remote {
     Unblock(KeyArg),
     /// List the peers the node is connected to (admin token only).
     Peers,
+    /// Search posts, people and hashtags (typo-tolerant).
+    Search {
+        /// What to look for.
+        #[arg(value_name = "QUERY", value_parser = NonEmptyStringValueParser::new())]
+        query: String,
+        /// Only posts in this language (`es`, `en`…).
+        #[arg(long, value_name = "LANG")]
+        lang: Option<String>,
+        /// Most posts and most people (1 to 100).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+    },
     /// Trending hashtags on the node: most distinct authors first.
     Trending {
         /// `1h` or `24h`.
@@ -159,6 +171,9 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Unblock(k) => people::block(ctx, &k.key, false).await,
         Remote::Peers => node::peers(ctx).await,
         Remote::Trending { window, limit } => node::trending(ctx, window, *limit).await,
+        Remote::Search { query, lang, limit } => {
+            posts::search(ctx, query, lang.as_deref(), *limit).await
+        }
         Remote::Key(KeyCommand::Export(args)) => keys::export(ctx, args).await,
         Remote::Key(KeyCommand::Delegate(args)) => keys::delegate(ctx, args).await,
         Remote::Key(KeyCommand::Revoke(args)) => keys::revoke(ctx, args).await,

@@ -414,3 +414,59 @@ pub(crate) async fn thread(ctx: &Ctx<'_>, args: &ThreadArgs) -> anyhow::Result<(
     }
     Ok(())
 }
+
+#[derive(Deserialize)]
+struct PersonHit {
+    identity: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct TagHit {
+    tag: String,
+    posts: u64,
+}
+
+#[derive(Deserialize)]
+struct SearchResults {
+    posts: Vec<EventView>,
+    people: Vec<PersonHit>,
+    hashtags: Vec<TagHit>,
+}
+
+/// `kith search`.
+pub(crate) async fn search(
+    ctx: &Ctx<'_>,
+    query: &str,
+    lang: Option<&str>,
+    limit: u32,
+) -> anyhow::Result<()> {
+    let value = ctx.client.search(query, lang, limit).await?;
+    if ctx.json {
+        return ctx.print_json(&value);
+    }
+    let found: SearchResults = parse(&value)?;
+    if found.posts.is_empty() && found.people.is_empty() && found.hashtags.is_empty() {
+        return ctx.say(&ctx.msg("search-none", &[]));
+    }
+    for p in &found.people {
+        ctx.say(&ctx.msg(
+            "search-person",
+            &[("name", &p.name), ("key", &display::short(&p.identity))],
+        ))?;
+    }
+    for t in &found.hashtags {
+        ctx.say(
+            &ctx.m
+                .get_n("search-tag", &[("tag", &t.tag)], &[("posts", t.posts)]),
+        )?;
+    }
+    if !found.people.is_empty() || !found.hashtags.is_empty() {
+        ctx.say("")?;
+    }
+    for e in &found.posts {
+        ctx.say(&display::event(ctx.m, e, ""))?;
+        ctx.say("")?;
+    }
+    Ok(())
+}
