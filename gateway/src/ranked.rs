@@ -156,7 +156,7 @@ impl Names<'_> {
         }
         let name = self
             .reader
-            .latest(k, Kind::Profile, None)
+            .profile(k)
             .ok()
             .flatten()
             .and_then(|e| match e.payload() {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::{Value, json};
 
@@ -245,16 +247,18 @@ async fn search_finds_posts_people_and_hashtags() {
     .await
     .expect(201);
     let search = |q: &str| format!("/api/v1/search?{q}");
-    let eventually_found = |body: &Value| !body["posts"].as_array().unwrap().is_empty();
     // The index commits within a second.
-    let mut found = Value::Null;
-    for _ in 0..50 {
-        found = h.get(&search("q=adopcion"), None).await.expect(200).body;
-        if eventually_found(&found) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the post to be searchable",
+        || async {
+            !h.get(&search("q=adopcion"), None).await.body["posts"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        },
+    )
+    .await;
+    let found = h.get(&search("q=adopcion"), None).await.expect(200).body;
     assert_eq!(found["posts"][0]["id"], es.as_str(), "{found}");
     assert!(found["posts"][0]["stats"].is_object());
     assert_eq!(found["hashtags"][0]["tag"], "adopción");

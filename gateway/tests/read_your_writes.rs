@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -32,7 +31,10 @@ fn set(keys: &[&str]) -> HashSet<String> {
 /// Replaceable lists are ordered by time: keep two changes of one list in
 /// different milliseconds.
 async fn tick() {
-    tokio::time::sleep(Duration::from_millis(3)).await;
+    let now = kith_node::now_ms();
+    while kith_node::now_ms() <= now {
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

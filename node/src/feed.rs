@@ -81,19 +81,6 @@ pub struct BadWeight {
 }
 
 impl Weights {
-    /// The weights if each is a number in `[0, 10]`.
-    pub fn checked(self) -> Result<Weights, BadWeight> {
-        for (feature, value) in self.named() {
-            if !(0.0..=10.0).contains(&value) {
-                return Err(BadWeight {
-                    feature: feature.name(),
-                    value,
-                });
-            }
-        }
-        Ok(self)
-    }
-
     /// Each feature with its weight.
     pub fn named(&self) -> [(Feature, f64); 5] {
         [
