@@ -236,10 +236,7 @@ impl Accounts {
         let dir = data_dir.join("gateway");
         std::fs::create_dir_all(&dir)?;
         restrict(&dir, 0o700)?;
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(16 << 20)
-            .open()?;
+        let db = kith_node::storage::open_sled(sled::Config::new().cache_capacity(16 << 20), &dir)?;
         let admin = load_or_create_admin_token(data_dir)?;
         Ok(Accounts {
             accounts: db.open_tree("accounts")?,

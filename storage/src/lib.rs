@@ -35,6 +35,7 @@ mod integrity;
 mod keys;
 mod query;
 mod search;
+mod sled_open;
 mod store;
 mod tx;
 mod writer;
@@ -49,4 +50,5 @@ pub use query::{
     ThreadPage, matches,
 };
 pub use search::{Search, SearchHit, SearchQuery};
+pub use sled_open::{open_sled, remove_partial_snapshots};
 pub use store::{SEARCH_DIR, STORE_DIR, Store, StoreConfig};

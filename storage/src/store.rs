@@ -88,15 +88,16 @@ impl Store {
     /// Opens the store in `config.dir`, creating it if needed.
     pub fn open(config: StoreConfig) -> Result<Store, OpenStoreError> {
         let path = config.dir.join(STORE_DIR);
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(config.cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|source| OpenStoreError::Backend {
-                path: path.clone(),
-                source,
-            })?;
+        let db = crate::open_sled(
+            sled::Config::new()
+                .cache_capacity(config.cache_bytes)
+                .mode(sled::Mode::HighThroughput),
+            &path,
+        )
+        .map_err(|source| OpenStoreError::Backend {
+            path: path.clone(),
+            source,
+        })?;
         let tree: sled::Tree = (*db).clone();
         let reader = Reader { tree: tree.clone() };
         let next_seq = tree
