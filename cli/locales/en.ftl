@@ -107,3 +107,118 @@ search-tag = #{ $tag } · { $posts ->
     [one] 1 post
    *[other] { $posts } posts
 }
+
+## Notifications
+
+notify-none = no notifications
+notify-unread = { $count ->
+    [0] nothing unread
+    [one] 1 unread
+   *[other] { $count } unread
+}
+notify-read-all = all notifications marked read ({ $count } unread)
+notify-reaction = { $others ->
+    [0] { $who } reacted to your post
+    [one] { $who } and 1 other reacted to your post
+   *[other] { $who } and { $others } others reacted to your post
+}
+notify-reply = { $others ->
+    [0] { $who } replied to your post
+    [one] { $who } and 1 other replied to your post
+   *[other] { $who } and { $others } others replied to your post
+}
+notify-mention = { $others ->
+    [0] { $who } mentioned you
+    [one] { $who } and 1 other mentioned you
+   *[other] { $who } and { $others } others mentioned you
+}
+notify-repost = { $others ->
+    [0] { $who } reposted your post
+    [one] { $who } and 1 other reposted your post
+   *[other] { $who } and { $others } others reposted your post
+}
+notify-quote = { $others ->
+    [0] { $who } quoted your post
+    [one] { $who } and 1 other quoted your post
+   *[other] { $who } and { $others } others quoted your post
+}
+notify-follow = { $others ->
+    [0] { $who } followed you
+    [one] { $who } and 1 other followed you
+   *[other] { $who } and { $others } others followed you
+}
+notify-story-view = { $others ->
+    [0] { $who } viewed your story
+    [one] { $who } and 1 other viewed your story
+   *[other] { $who } and { $others } others viewed your story
+}
+notify-other = { $others ->
+    [0] { $who }: { $type }
+   *[other] { $who } and { $others } more: { $type }
+}
+
+## Suggestions and statistics (kith suggest, kith stats)
+
+suggest-none = no suggestions yet: follow a few people first
+suggest-line = { $name } · { $key } · { $followers ->
+    [one] 1 follower
+   *[other] { $followers } followers
+}
+stats-totals = last { $days ->
+    [one] day
+   *[other] { $days } days
+}: { $posts ->
+    [one] 1 post
+   *[other] { $posts } posts
+} · { $reactions ->
+    [one] 1 reaction
+   *[other] { $reactions } reactions
+} · { $replies ->
+    [one] 1 reply
+   *[other] { $replies } replies
+} · { $reposts ->
+    [one] 1 repost or quote
+   *[other] { $reposts } reposts and quotes
+}
+stats-followers = { $followers ->
+    [one] 1 follower
+   *[other] { $followers } followers
+} (+{ $gained } / −{ $lost } in the period)
+stats-story-views = { $views ->
+    [one] 1 story view
+   *[other] { $views } story views
+}
+stats-quiet = no engagement received in this period
+stats-chart = engagement received per day (reactions, replies, reposts and quotes):
+stats-top = top posts:
+stats-top-line = { $engagement } · { $text } · { $id }
+
+## Stories
+story-published = Story published ({ $hours } h): { $id }
+story-seen = Marked as seen.
+story-seen-receipt = Marked as seen; the author was sent a view receipt.
+story-viewers = { $count ->
+    [one] 1 person viewed it:
+   *[other] { $count } people viewed it:
+}
+story-receipts-on = View receipts are on: authors see that you viewed their stories.
+story-receipts-off = View receipts are off.
+highlight-published = Highlight “{ $name }” saved: { $id }
+highlights-none = No highlights.
+highlight-line = { $name } ({ $count ->
+    [one] 1 story
+   *[other] { $count } stories
+})
+stories-none = No stories right now.
+stories-author = { $name } ({ $key }) · { $unseen } new
+story-line = { $id } · until { $expires }
+
+## Reactions, reposts, quotes and trimmed threads
+event-reacted = you reacted { $reaction }
+reaction-published = reacted { $reaction } to { $target }: { $id }
+repost-published = reposted { $target }: { $id }
+quote-published = quote of { $target } published { $id }
+thread-hidden = … { $count ->
+        [one] 1 more reply
+       *[other] { $count } more replies
+    }: kith thread { $id } --from-here

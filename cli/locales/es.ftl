@@ -107,3 +107,111 @@ search-tag = #{ $tag } · { $posts ->
     [one] 1 publicación
    *[other] { $posts } publicaciones
 }
+
+## Notificaciones
+
+notify-none = no hay notificaciones
+notify-unread = { $count ->
+    [0] nada sin leer
+    [one] 1 sin leer
+   *[other] { $count } sin leer
+}
+notify-read-all = todas las notificaciones marcadas como leídas ({ $count } sin leer)
+notify-reaction = { $others ->
+    [0] { $who } reaccionó a tu publicación
+   *[other] { $who } y { $others } más reaccionaron a tu publicación
+}
+notify-reply = { $others ->
+    [0] { $who } respondió a tu publicación
+   *[other] { $who } y { $others } más respondieron a tu publicación
+}
+notify-mention = { $others ->
+    [0] { $who } te mencionó
+   *[other] { $who } y { $others } más te mencionaron
+}
+notify-repost = { $others ->
+    [0] { $who } compartió tu publicación
+   *[other] { $who } y { $others } más compartieron tu publicación
+}
+notify-quote = { $others ->
+    [0] { $who } citó tu publicación
+   *[other] { $who } y { $others } más citaron tu publicación
+}
+notify-follow = { $others ->
+    [0] { $who } empezó a seguirte
+   *[other] { $who } y { $others } más empezaron a seguirte
+}
+notify-story-view = { $others ->
+    [0] { $who } vio tu historia
+   *[other] { $who } y { $others } más vieron tu historia
+}
+notify-other = { $others ->
+    [0] { $who }: { $type }
+   *[other] { $who } y { $others } más: { $type }
+}
+
+## Sugerencias y estadísticas (kith suggest, kith stats)
+
+suggest-none = aún no hay sugerencias: sigue primero a algunas personas
+suggest-line = { $name } · { $key } · { $followers ->
+    [one] 1 seguidor
+   *[other] { $followers } seguidores
+}
+stats-totals = { $days ->
+    [one] último día
+   *[other] últimos { $days } días
+}: { $posts ->
+    [one] 1 publicación
+   *[other] { $posts } publicaciones
+} · { $reactions ->
+    [one] 1 reacción
+   *[other] { $reactions } reacciones
+} · { $replies ->
+    [one] 1 respuesta
+   *[other] { $replies } respuestas
+} · { $reposts ->
+    [one] 1 difusión o cita
+   *[other] { $reposts } difusiones y citas
+}
+stats-followers = { $followers ->
+    [one] 1 seguidor
+   *[other] { $followers } seguidores
+} (+{ $gained } / −{ $lost } en el periodo)
+stats-story-views = { $views ->
+    [one] 1 visualización de historias
+   *[other] { $views } visualizaciones de historias
+}
+stats-quiet = no recibiste interacciones en este periodo
+stats-chart = interacciones recibidas por día (reacciones, respuestas, difusiones y citas):
+stats-top = publicaciones destacadas:
+stats-top-line = { $engagement } · { $text } · { $id }
+
+## Historias
+story-published = Historia publicada ({ $hours } h): { $id }
+story-seen = Marcada como vista.
+story-seen-receipt = Marcada como vista; se envió un aviso de visualización a quien la publicó.
+story-viewers = { $count ->
+    [one] 1 persona la vio:
+   *[other] { $count } personas la vieron:
+}
+story-receipts-on = Avisos de visualización activados: quienes publican ven que viste sus historias.
+story-receipts-off = Avisos de visualización desactivados.
+highlight-published = Destacada «{ $name }» guardada: { $id }
+highlights-none = No hay destacadas.
+highlight-line = { $name } ({ $count ->
+    [one] 1 historia
+   *[other] { $count } historias
+})
+stories-none = No hay historias ahora.
+stories-author = { $name } ({ $key }) · { $unseen } nuevas
+story-line = { $id } · hasta { $expires }
+
+## Reacciones, compartidos, citas e hilos recortados
+event-reacted = reaccionaste con { $reaction }
+reaction-published = reaccionaste con { $reaction } a { $target }: { $id }
+repost-published = compartiste { $target }: { $id }
+quote-published = cita de { $target } publicada { $id }
+thread-hidden = … { $count ->
+        [one] 1 respuesta más
+       *[other] { $count } respuestas más
+    }: kith thread { $id } --from-here

@@ -311,7 +311,7 @@ impl Client {
         url
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         segments: &[&str],
@@ -359,7 +359,11 @@ impl Client {
         }
     }
 
-    async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Value, ClientError> {
+    pub(crate) async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Value, ClientError> {
         self.call(Method::GET, segments, query, None).await
     }
 
@@ -433,14 +437,62 @@ impl Client {
         .await
     }
 
-    /// `GET /api/v1/threads/{id}`: a thread in reading order.
+    /// `GET /api/v1/me/notifications`: the caller's notification groups.
+    pub(crate) async fn notifications(
+        &self,
+        unread: bool,
+        limit: u32,
+    ) -> Result<Value, ClientError> {
+        let mut query = vec![("limit", limit.to_string())];
+        if unread {
+            query.push(("unread", "true".to_string()));
+        }
+        self.get(&["api", "v1", "me", "notifications"], &query)
+            .await
+    }
+
+    /// `POST /api/v1/me/notifications/read` with `{"all": true}`.
+    pub(crate) async fn read_all_notifications(&self) -> Result<Value, ClientError> {
+        self.call(
+            Method::POST,
+            &["api", "v1", "me", "notifications", "read"],
+            &[],
+            Some(&serde_json::json!({ "all": true })),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/me/suggestions`: people to follow, with reasons in `lang`.
+    pub(crate) async fn suggestions(&self, limit: u32, lang: &str) -> Result<Value, ClientError> {
+        self.get(
+            &["api", "v1", "me", "suggestions"],
+            &[("limit", limit.to_string()), ("lang", lang.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /api/v1/me/stats`, or `/api/v1/identities/{key}/stats` for `key`.
+    pub(crate) async fn stats(&self, key: Option<&str>, days: u32) -> Result<Value, ClientError> {
+        let query = [("days", days.to_string())];
+        match key {
+            Some(key) => {
+                self.get(&["api", "v1", "identities", key, "stats"], &query)
+                    .await
+            }
+            None => self.get(&["api", "v1", "me", "stats"], &query).await,
+        }
+    }
+
+    /// `GET /api/v1/threads/{id}`: a thread in reading order; `extra`
+    /// adds query parameters (`sort`, `depth`).
     pub(crate) async fn thread(
         &self,
         id: &str,
         after: Option<&str>,
         limit: Option<u32>,
+        extra: &[(&str, String)],
     ) -> Result<Value, ClientError> {
-        let mut query = Vec::new();
+        let mut query = extra.to_vec();
         if let Some(after) = after {
             query.push(("after", after.to_string()));
         }

@@ -69,6 +69,27 @@ pub(crate) struct StatsView {
     replies: u64,
     #[serde(default)]
     reposts: u64,
+    /// The viewer's reaction (`love`…), when the API knows the viewer.
+    #[serde(default)]
+    mine: Option<String>,
+}
+
+/// The six reactions, by their wire names, in display order (the
+/// protocol's `ReactionType::ALL`).
+pub(crate) const REACTIONS: [&str; 6] = ["like", "love", "haha", "wow", "sad", "angry"];
+
+/// The symbol of a reaction by its wire name (`love` → ❤️); the name
+/// itself for one this version does not know.
+pub(crate) fn reaction_symbol(name: &str) -> &str {
+    match name {
+        "like" => "👍",
+        "love" => "❤️",
+        "haha" => "😆",
+        "wow" => "😮",
+        "sad" => "😢",
+        "angry" => "😠",
+        other => other,
+    }
 }
 
 /// The short form of an identity (`kith1` and 12 characters), or the text
@@ -149,6 +170,20 @@ pub(crate) fn event(m: &Messages, e: &EventView, indent: &str) -> String {
                 ("reposts", s.reposts),
             ],
         ));
+        // Per type, in the protocol's order: `👍 2 · ❤️ 1`.
+        let per_type: Vec<String> = REACTIONS
+            .iter()
+            .filter_map(|t| {
+                let n = s.reactions.get(*t).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{} {n}", reaction_symbol(t)))
+            })
+            .collect();
+        if !per_type.is_empty() {
+            lines.push(per_type.join(" · "));
+        }
+        if let Some(mine) = &s.mine {
+            lines.push(m.get("event-reacted", &[("reaction", reaction_symbol(mine))]));
+        }
     }
     lines.push(m.get("event-id", &[("id", &e.id)]));
     indented(&lines, indent)
@@ -318,11 +353,22 @@ mod tests {
             "{en}"
         );
         assert!(en.contains("1 reply · 3 reactions · 0 reposts"), "{en}");
+        assert!(en.contains("\n  👍 2 · ❤️ 1\n"), "{en}");
+        assert!(!en.contains("you reacted"), "{en}");
         assert!(en.ends_with("  id bafyreiaaa"), "{en}");
         let es = event(&Messages::new("es"), &e, "");
         assert!(
             es.contains("1 respuesta · 3 reacciones · 0 compartidos"),
             "{es}"
         );
+        let mut mine = e.clone();
+        if let Some(s) = &mut mine.stats {
+            s.mine = Some("love".into());
+        }
+        assert!(
+            event(&Messages::new("en"), &mine, "").contains("\nyou reacted ❤️\n"),
+            "the viewer's own reaction"
+        );
+        assert!(event(&Messages::new("es"), &mine, "").contains("\nreaccionaste con ❤️\n"));
     }
 }

@@ -688,3 +688,50 @@ fn failing_without_node(node: &Node, args: &[&str], code: i32) {
     let out = node.kith(args);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
 }
+
+/// `kith suggest` and `kith stats`: people followed by those you follow,
+/// with why in your language; per-day statistics with a chart, and the
+/// API document with --json.
+#[test]
+fn suggest_and_stats() {
+    let node = Node::start();
+    let (bob_token, bob) = register(&node.url, "bob");
+    let (_, cyd) = register(&node.url, "cyd");
+    node.ok(&["follow", &bob]);
+    node.ok(&["--token", &bob_token, "follow", &cyd]);
+
+    let page = node.json(&["suggest", "--limit", "5"]);
+    assert_eq!(page["items"][0]["identity"], cyd.as_str());
+    let text = node.ok(&["suggest"]);
+    assert!(text.contains(&cyd), "{text}");
+    assert!(text.contains("  · Followed by "), "{text}");
+    let es = node.kith_in("es_ES.UTF-8", &["suggest"]);
+    assert!(ok(&es, &["suggest"]).contains("  · Seguida por "));
+
+    node.json(&["--token", &bob_token, "post", "#kith hola"]);
+    let mine = node.json(&["--token", &bob_token, "stats", "--days", "3"]);
+    assert_eq!(mine["days"].as_array().unwrap().len(), 3);
+    assert_eq!(mine["totals"]["posts"], 1);
+    assert_eq!(mine["totals"]["followers"], 1);
+    assert_eq!(mine["totals"]["story_views"], 0);
+    let text = node.ok(&["--token", &bob_token, "stats", "--days", "3"]);
+    assert!(
+        text.starts_with("last 3 days: 1 post · 0 reactions"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 follower (+1 / −0 in the period)"),
+        "{text}"
+    );
+    let es = node.kith_in(
+        "es_ES.UTF-8",
+        &["--token", &bob_token, "stats", "--days", "3"],
+    );
+    assert!(ok(&es, &["stats"]).starts_with("últimos 3 días: 1 publicación"));
+    // Someone else's: no story views.
+    let theirs = node.json(&["stats", &bob]);
+    assert_eq!(theirs["days"].as_array().unwrap().len(), 30);
+    assert!(theirs["totals"].get("story_views").is_none());
+    let out = node.kith(&["stats", "--days", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use kith_node::protocol::{Keypair, PublicKey};
+use kith_node::protocol::{EventId, Keypair, PublicKey};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -144,6 +144,8 @@ pub struct Accounts {
     accounts: sled::Tree,
     identities: sled::Tree,
     sessions: sled::Tree,
+    /// identity ‖ story digest → the story's `expires_at`: stories seen.
+    story_seen: sled::Tree,
     admin_digest: Arc<[u8; 32]>,
     db: sled::Db,
 }
@@ -242,6 +244,7 @@ impl Accounts {
             accounts: db.open_tree("accounts")?,
             identities: db.open_tree("identities")?,
             sessions: db.open_tree("sessions")?,
+            story_seen: db.open_tree("story_seen")?,
             admin_digest: Arc::new(digest(&admin)),
             db,
         })
@@ -420,6 +423,35 @@ impl Accounts {
         Ok(Some(TokenOwner::Account(s.username)))
     }
 
+    /// Records that `identity` saw `story` (which expires at `expires_at`),
+    /// and forgets what it saw of stories gone by `now_ms`.
+    pub fn mark_story_seen(
+        &self,
+        identity: &PublicKey,
+        story: &EventId,
+        expires_at: u64,
+        now_ms: u64,
+    ) -> Result<(), AccountError> {
+        let mut gone = sled::Batch::default();
+        for row in self.story_seen.scan_prefix(identity.as_bytes()) {
+            let (k, v) = row?;
+            if v.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .is_none_or(|b| u64::from_be_bytes(b) <= now_ms)
+            {
+                gone.remove(k);
+            }
+        }
+        gone.insert(seen_key(identity, story), &expires_at.to_be_bytes());
+        self.story_seen.apply_batch(gone)?;
+        Ok(())
+    }
+
+    /// Whether `identity` saw `story`.
+    pub fn story_seen(&self, identity: &PublicKey, story: &EventId) -> Result<bool, AccountError> {
+        Ok(self.story_seen.contains_key(seen_key(identity, story))?)
+    }
+
     /// Drops expired sessions; returns how many.
     pub fn purge_sessions(&self, now_ms: u64) -> Result<usize, AccountError> {
         let mut n = 0;
@@ -443,6 +475,12 @@ fn encode(a: &Account) -> Result<Vec<u8>, AccountError> {
 
 fn decode(v: &[u8]) -> Result<Account, AccountError> {
     serde_json::from_slice(v).map_err(|e| AccountError::Corrupt(e.to_string()))
+}
+
+fn seen_key(identity: &PublicKey, story: &EventId) -> Vec<u8> {
+    let mut k = identity.as_bytes().to_vec();
+    k.extend_from_slice(story.digest());
+    k
 }
 
 /// Reads the admin token, creating it (mode 0600) on first use.

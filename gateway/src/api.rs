@@ -113,27 +113,27 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Api
     }
 }
 
-fn parse_key(text: &str) -> ApiResult<PublicKey> {
+pub(crate) fn parse_key(text: &str) -> ApiResult<PublicKey> {
     text.parse().map_err(|e: kith_node::protocol::KeyError| {
         ApiError::bad_request(e.code(), format!("`{text}` is not a Kith identity: {e}"))
             .with_details(serde_json::json!({ "field": "key" }))
     })
 }
 
-fn parse_id(text: &str) -> ApiResult<EventId> {
+pub(crate) fn parse_id(text: &str) -> ApiResult<EventId> {
     text.parse().map_err(|e: kith_node::protocol::id::IdError| {
         ApiError::bad_request(e.code(), format!("`{text}` is not an event id: {e}"))
             .with_details(serde_json::json!({ "field": "id" }))
     })
 }
 
-fn parse_cursor(text: Option<&str>) -> ApiResult<Option<Cursor>> {
+pub(crate) fn parse_cursor(text: Option<&str>) -> ApiResult<Option<Cursor>> {
     text.map(|c| c.parse::<Cursor>())
         .transpose()
         .map_err(|_| ApiError::bad_request("bad_cursor", "the cursor is not valid"))
 }
 
-fn limit(l: Option<usize>) -> usize {
+pub(crate) fn limit(l: Option<usize>) -> usize {
     l.unwrap_or(50).clamp(1, MAX_PAGE)
 }
 
@@ -142,7 +142,7 @@ fn limit(l: Option<usize>) -> usize {
 /// for a permit in async code, where a client that gives up cancels it;
 /// after [`WORK_QUEUE_WAIT`] it gets 503 `overloaded`. So past saturation
 /// the node sheds load instead of queueing work nobody waits for.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: Arc<Semaphore>,
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
@@ -191,7 +191,7 @@ pub(crate) struct WriteResult {
     seq: Option<u64>,
 }
 
-fn write_response(event: &Event, verdict: &Verdict) -> Response {
+pub(crate) fn write_response(event: &Event, verdict: &Verdict) -> Response {
     let (status, outcome, seq) = match verdict {
         Verdict::Store(IngestOutcome::Stored { seq }) => {
             (StatusCode::CREATED, "stored", Some(*seq))
@@ -211,7 +211,7 @@ fn write_response(event: &Event, verdict: &Verdict) -> Response {
 }
 
 /// Publishes a payload with references for the caller.
-async fn publish_payload(
+pub(crate) async fn publish_payload(
     state: &AppState,
     caller: &Caller,
     payload: Payload,
@@ -1066,6 +1066,11 @@ async fn get_event(
     blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         match reader.get(&id)? {
+            Some(e) if kith_node::stories::expired(&e, kith_node::now_ms()) => Err(ApiError::new(
+                StatusCode::GONE,
+                "expired",
+                "this story has expired",
+            )),
             Some(e) => {
                 let stats = reader.stats(&[id], viewer.as_ref())?;
                 let mut view = EventView::of(&e);
@@ -1546,38 +1551,108 @@ async fn trending(
     axum::Json(TrendingView { window, items })
 }
 
-/// Thread paging.
+/// Depth a thread is listed to when the query names none.
+pub(crate) const DEFAULT_THREAD_DEPTH: usize = 8;
+/// Deepest `depth` a thread query may ask for.
+pub(crate) const MAX_THREAD_DEPTH: usize = 100;
+
+/// Thread paging, order and depth.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ThreadQuery {
-    /// Continue after this reply id (a previous page's `next`).
+    /// Continue after this reply id (a previous page's `next`, read with
+    /// the same `sort` and `depth`).
     after: Option<String>,
     /// Replies per page (1 to 500, default 50).
     limit: Option<usize>,
+    /// Order of siblings at every level: `oldest` (default), `newest`, or
+    /// `reactions` (most reactions first, then most direct replies, then
+    /// oldest).
+    #[param(value_type = Option<String>, example = "reactions")]
+    sort: Option<String>,
+    /// Deepest reply listed, counted from the root of the view (1 to 100,
+    /// default 8). The listed reply at this depth counts the replies below
+    /// it in `hidden_replies`; read them with the thread of that reply.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    depth: Option<String>,
+}
+
+impl ThreadQuery {
+    /// The sort and depth asked for, or a 400 naming the parameter.
+    fn options(&self) -> ApiResult<kith_node::storage::ThreadOptions> {
+        use kith_node::storage::{ThreadOptions, ThreadSort};
+        let sort = match self.sort.as_deref() {
+            None => ThreadSort::default(),
+            Some(text) => text.parse::<ThreadSort>().map_err(|e| {
+                ApiError::bad_request("invalid_sort", e.to_string()).with_details(
+                    serde_json::json!({
+                        "field": "sort",
+                        "allowed": ThreadSort::ALL.map(ThreadSort::name),
+                    }),
+                )
+            })?,
+        };
+        let depth = match self.depth.as_deref() {
+            None => DEFAULT_THREAD_DEPTH,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|d| (1..=MAX_THREAD_DEPTH).contains(d))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_depth",
+                        format!(
+                            "depth must be a whole number from 1 to {MAX_THREAD_DEPTH}, \
+                             not `{text}`"
+                        ),
+                    )
+                    .with_details(serde_json::json!({
+                        "field": "depth", "min": 1, "max": MAX_THREAD_DEPTH,
+                    }))
+                })?,
+        };
+        Ok(ThreadOptions {
+            sort,
+            max_depth: Some(depth),
+        })
+    }
 }
 
 /// One reply in a thread.
 #[derive(Debug, Serialize, ToSchema)]
 struct ThreadItemView {
     event: EventView,
-    /// 1 for replies to the root.
+    /// 1 for replies to the root of the view.
     depth: usize,
     /// The event it answers.
     #[schema(value_type = String)]
     parent: EventId,
     /// Its parent has not arrived yet.
     orphan: bool,
+    /// Replies anywhere below it in this thread.
+    descendants: usize,
+    /// Replies below it not listed because they are deeper than `depth`
+    /// (non-zero only at the deepest level): show "continue this thread"
+    /// and read `GET /api/v1/threads/{this reply's id}`.
+    hidden_replies: usize,
 }
 
 /// A thread page.
 #[derive(Debug, Serialize, ToSchema)]
 struct ThreadView {
-    /// The root, if stored.
+    /// The root of the view, if stored: the thread's first post, or the
+    /// reply asked for.
     root: Option<EventView>,
-    /// Replies in reading order (depth first, oldest first among siblings).
+    /// Replies in reading order (depth first, siblings in `sort` order).
     replies: Vec<ThreadItemView>,
-    /// Replies in the whole thread.
+    /// Replies below the root of the view, listed or not.
     total: usize,
+    /// Replies listed over all pages (those within `depth`).
+    listed: usize,
+    /// The sort used: `oldest`, `newest` or `reactions`.
+    sort: String,
+    /// The deepest level listed.
+    depth: usize,
     /// Pass as `after` for the next page.
     #[schema(value_type = Option<String>)]
     next: Option<EventId>,
@@ -1585,9 +1660,13 @@ struct ThreadView {
     seq: u64,
 }
 
-/// A thread: the root and its replies in reading order.
+/// A thread: the root and its replies in reading order, depth first,
+/// siblings in the order asked for, listed down to `depth`. Given a reply's
+/// id, the view is that reply's subthread: the reply is `root` and depths
+/// count from it.
 #[utoipa::path(get, path = "/api/v1/threads/{id}", tag = "reads",
-    params(("id" = String, Path), ThreadQuery),
+    params(("id" = String, Path, description = "A thread's first post, or a reply for its subthread"),
+        ThreadQuery),
     responses((status = 200, body = ThreadView), (status = "default", body = ErrorBody)))]
 async fn thread(
     State(state): State<AppState>,
@@ -1597,21 +1676,23 @@ async fn thread(
 ) -> ApiResult<axum::Json<ThreadView>> {
     let root = parse_id(&id)?;
     let after = q.after.as_deref().map(parse_id).transpose()?;
+    let options = q.options()?;
     let viewer = viewer.0.map(|c| c.identity);
     blocking(state.work.clone(), move || {
         let reader = state.node.store().reader();
         let seq = reader.last_seq()?;
-        let page = reader.thread(&root, after, limit(q.limit))?;
+        let page = reader.thread_view(&root, after, limit(q.limit), options)?;
         if page.root.is_none() && page.total == 0 {
             return Err(ApiError::not_found("thread"));
         }
         let mut ids: Vec<EventId> = page.replies.iter().map(|r| r.event.id()).collect();
         ids.push(root);
         let stats = reader.stats(&ids, viewer.as_ref())?;
-        let root_view = page
-            .root
-            .as_ref()
-            .map(|e| EventView::of(e).with_stats(&stats[stats.len() - 1]));
+        let root_view = match (&page.root, stats.last()) {
+            (Some(e), Some(s)) => Some(EventView::of(e).with_stats(s)),
+            (Some(e), None) => Some(EventView::of(e)),
+            (None, _) => None,
+        };
         Ok(axum::Json(ThreadView {
             root: root_view,
             replies: page
@@ -1623,9 +1704,14 @@ async fn thread(
                     depth: r.depth,
                     parent: r.parent,
                     orphan: r.orphan,
+                    descendants: r.descendants,
+                    hidden_replies: r.hidden_replies,
                 })
                 .collect(),
             total: page.total,
+            listed: page.listed,
+            sort: page.sort.name().to_string(),
+            depth: page.max_depth.unwrap_or(DEFAULT_THREAD_DEPTH),
             next: page.next,
             seq,
         }))

@@ -20,12 +20,15 @@
 pub mod accounts;
 mod api;
 mod auth;
+mod discover;
 pub mod error;
 pub mod json;
 mod live;
 mod metrics;
+mod notify;
 mod ranked;
 mod server;
+mod stories;
 mod views;
 
 /// Entry points for the fuzz targets (`gateway/fuzz`) and property tests:

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use kith_node::protocol::{Event, EventId, Kind, PublicKey, RefTarget, Rel};
+use kith_node::protocol::{Event, EventId, Kind, PublicKey, Rel};
 use kith_node::storage::{Reader, StoredEvent};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -50,7 +50,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// - `{"op":"unsubscribe","sub":"h"}`; `{"op":"ping"}`.
 ///
 /// The server sends `{"type":"ready"}`, `{"type":"subscribed","sub","seq"}`,
-/// `{"type":"event","sub","seq","event":{…}}`, `{"type":"unsubscribed"}`,
+/// `{"type":"event","sub","seq","event":{…}}` (home, thread),
+/// `{"type":"notification","sub","seq","group":{…}}` (notifications: a
+/// group as `GET /api/v1/me/notifications` lists it, each time new activity
+/// changes it; `seq` and `after_seq` are that listing's), `{"type":"unsubscribed"}`,
 /// `{"type":"pong"}` and `{"type":"error","sub"?,"error":{"code","message"}}`.
 #[utoipa::path(get, path = "/api/v1/live", tag = "live",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
@@ -153,7 +156,7 @@ fn viewer(state: &AppState, reader: &Reader, me: PublicKey, fresh: bool) -> View
         .unwrap_or_else(|_| empty())
 }
 
-fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bool {
+fn matches(sub: &Sub, viewer: Option<&Viewer>, e: &Event) -> bool {
     match sub.stream {
         StreamKind::Thread => {
             e.kind() == Kind::Reply
@@ -165,27 +168,49 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, reader: &Reader, e: &Event) -> bo
             matches!(e.kind(), Kind::Post | Kind::Quote | Kind::Repost)
                 && v.visible.contains(&e.author())
         }),
-        StreamKind::Notifications => viewer.is_some_and(|v| {
-            if e.author() == v.me || v.hidden.contains(&e.author()) {
-                return false;
-            }
-            e.refs().iter().any(|r| match r.target {
-                RefTarget::Identity(k) => k == v.me,
-                RefTarget::Event(id) => {
-                    matches!(r.rel, Rel::Parent | Rel::Target)
-                        && matches!(
-                            e.kind(),
-                            Kind::Reply | Kind::Reaction | Kind::Repost | Kind::Quote
-                        )
-                        && reader
-                            .get(&id)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|t| t.author() == v.me)
-                }
-            })
-        }),
+        // Notification groups come from the notification service
+        // (`notification_frames`), not from raw events.
+        StreamKind::Notifications => false,
     }
+}
+
+/// A notification group frame.
+fn notification_frame(sub: &str, group: kith_node::notify::Group) -> Message {
+    let seq = group.seq;
+    frame(serde_json::json!({
+        "type": "notification", "sub": sub, "seq": seq,
+        "group": crate::notify::group_json(group),
+    }))
+}
+
+/// Delivers groups changed for `me` to the connection's notification
+/// subscriptions: each group once per change, after the subscription's
+/// sequence, of the types `me` has on.
+fn notification_frames(
+    state: &AppState,
+    me: PublicKey,
+    groups: &[kith_node::notify::Group],
+    subs: &mut HashMap<String, Sub>,
+) -> Vec<Message> {
+    let notifications = state.node.notifications();
+    let mut out = Vec::new();
+    for (name, sub) in subs.iter_mut() {
+        if sub.stream != StreamKind::Notifications {
+            continue;
+        }
+        let mut last = sub.last;
+        for g in groups {
+            if g.seq <= sub.last {
+                continue;
+            }
+            last = last.max(g.seq);
+            if notifications.enabled(&me, g.ty).unwrap_or(true) {
+                out.push(notification_frame(name, g.clone()));
+            }
+        }
+        sub.last = last;
+    }
+    out
 }
 
 /// Whether bytes parse as a client message (for the fuzz targets).
@@ -213,6 +238,7 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
     // Subscribe to the store before anything is read, so nothing accepted
     // from now on can be missed.
     let mut feed = state.node.store().subscribe();
+    let mut notes = state.node.notifications().subscribe();
     let reader = state.node.store().reader().clone();
     let mut viewer = caller
         .as_ref()
@@ -262,12 +288,45 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                     }
                 }
             }
+            note = notes.recv() => {
+                let Some(me) = viewer.as_ref().map(|v| v.me) else {
+                    continue;
+                };
+                let groups = match note {
+                    Ok(u) if u.recipient == me => vec![u.group],
+                    Ok(_) => continue,
+                    // Too slow: read what changed from the service.
+                    Err(RecvError::Lagged(_)) => {
+                        let from = subs
+                            .values()
+                            .filter(|s| s.stream == StreamKind::Notifications)
+                            .map(|s| s.last)
+                            .min();
+                        let Some(from) = from else { continue };
+                        match state.node.notifications().changed_after(&me, from) {
+                            Ok(g) => g,
+                            Err(_) => return,
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                for m in notification_frames(&state, me, &groups, &mut subs) {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
             item = feed.recv() => {
                 let items = match item {
                     Ok(s) => vec![s],
                     // Too slow for the broadcast: catch up from the log.
                     Err(RecvError::Lagged(_)) => {
-                        let from = subs.values().map(|s| s.last).min().unwrap_or(u64::MAX);
+                        let from = subs
+                            .values()
+                            .filter(|s| s.stream != StreamKind::Notifications)
+                            .map(|s| s.last)
+                            .min()
+                            .unwrap_or(u64::MAX);
                         if from == u64::MAX {
                             continue;
                         }
@@ -286,11 +345,11 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                     }
                     let mut out = Vec::new();
                     for (name, sub) in subs.iter_mut() {
-                        if s.seq <= sub.last {
+                        if sub.stream == StreamKind::Notifications || s.seq <= sub.last {
                             continue;
                         }
                         sub.last = s.seq;
-                        if matches(sub, viewer.as_ref(), &reader, &s.event) {
+                        if matches(sub, viewer.as_ref(), &s.event) {
                             out.push(event_frame(&state, name, &s));
                         }
                     }
@@ -303,6 +362,44 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
             }
         }
     }
+}
+
+/// Subscribes to notification groups: the sequence is the notification
+/// service's (what `GET /api/v1/me/notifications` returns as `seq`); with
+/// `after_seq`, the groups changed since are sent first.
+fn subscribe_notifications(
+    state: &AppState,
+    me: PublicKey,
+    sub: String,
+    after_seq: Option<u64>,
+    subs: &mut HashMap<String, Sub>,
+) -> Vec<Message> {
+    let notifications = state.node.notifications();
+    let now = notifications.watermark();
+    let mut out = vec![frame(serde_json::json!({
+        "type": "subscribed", "sub": sub, "seq": now
+    }))];
+    let mut last = now;
+    if let Some(after) = after_seq.filter(|a| *a < now) {
+        match notifications.changed_after(&me, after) {
+            Ok(groups) => {
+                for g in groups {
+                    last = last.max(g.seq);
+                    out.push(notification_frame(&sub, g));
+                }
+            }
+            Err(e) => return vec![error_frame(Some(&sub), "internal", &e.to_string())],
+        }
+    }
+    subs.insert(
+        sub,
+        Sub {
+            stream: StreamKind::Notifications,
+            thread: None,
+            last,
+        },
+    );
+    out
 }
 
 fn ready(caller: Option<&Caller>) -> Message {
@@ -389,6 +486,11 @@ async fn handle(
                 Ok(s) => s,
                 Err(e) => return vec![error_frame(Some(&sub), "internal", &e.to_string())],
             };
+            if stream == StreamKind::Notifications
+                && let Some(me) = viewer.as_ref().map(|v| v.me)
+            {
+                return subscribe_notifications(state, me, sub, after_seq, subs);
+            }
             let mut s = Sub {
                 stream,
                 thread,
@@ -411,7 +513,7 @@ async fn handle(
                     }
                     s.last = item.seq;
                     replayed += 1;
-                    if matches(&s, viewer.as_ref(), reader, &item.event) {
+                    if matches(&s, viewer.as_ref(), &item.event) {
                         out.push(event_frame(state, &sub, item));
                     }
                 }

@@ -154,19 +154,7 @@ impl Names<'_> {
         if let Some(n) = self.known.borrow().get(k) {
             return n.clone();
         }
-        let name = self
-            .reader
-            .profile(k)
-            .ok()
-            .flatten()
-            .and_then(|e| match e.payload() {
-                Payload::Profile(p) if !p.name.trim().is_empty() => Some(p.name.trim().to_string()),
-                _ => None,
-            })
-            .unwrap_or_else(|| {
-                let text = k.to_text();
-                format!("{}…", &text[..text.len().min(12)])
-            });
+        let name = views::display_name(self.reader, k);
         self.known.borrow_mut().insert(*k, name.clone());
         name
     }

@@ -301,6 +301,9 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::live::routes())
+        .merge(crate::stories::routes())
+        .merge(crate::notify::routes())
+        .merge(crate::discover::routes())
         .split_for_parts();
     describe_responses(&mut doc);
     (router.with_state(state), doc)
@@ -346,6 +349,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = OpenApiRouter::<AppState>::with_openapi(crate::api::ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::live::routes())
+        .merge(crate::stories::routes())
+        .merge(crate::notify::routes())
+        .merge(crate::discover::routes())
         .split_for_parts();
     describe_responses(&mut doc);
     doc

@@ -493,6 +493,16 @@ impl Pipeline {
                 self.refuse(job, e.code(), stats, false);
                 continue;
             }
+            // The store checks expiry on the wall clock; the node's clock
+            // (which follows tokio's) decides here, so both agree.
+            if crate::stories::expired(&event, now) {
+                stats.bump("expired");
+                self.report(&job.origin, MessageAcceptance::Ignore);
+                if let Some(r) = job.reply {
+                    let _ = r.send(Verdict::Store(IngestOutcome::Expired));
+                }
+                continue;
+            }
             let relevant = match &job.origin {
                 Origin::Gossip { topic, .. } => self
                     .interest

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::identity;
 use crate::ingest::{Ingest, IngestStats, Interest, Origin, PeerLimits, Peers, Pipeline, Verdict};
 use crate::net::{self, GossipEvent, GossipHandle, NetConfig};
+use crate::notify::Notifications;
 use crate::sync::{self, Scope, SyncError, SyncReport};
 use crate::trending::Trending;
 
@@ -36,6 +37,7 @@ pub struct Node {
     interest: Arc<RwLock<Interest>>,
     peers: Arc<Peers>,
     trending: Arc<Trending>,
+    notifications: Arc<Notifications>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -72,6 +74,9 @@ impl Node {
         let mut store_config = StoreConfig::new(data_dir);
         store_config.cache_bytes = config.store.cache_mb << 20;
         store_config.flush_interval = config.flush_interval();
+        // Stories expire on the node's clock (crate::stories::run_expiry).
+        store_config.expiry_interval = None;
+        store_config.clock = crate::now_ms;
         let store = tokio::task::spawn_blocking(move || Store::open(store_config)).await??;
 
         let net_config = NetConfig {
@@ -112,6 +117,17 @@ impl Node {
         }
         .spawn(INGEST_QUEUE);
         let (ingest, pipeline_tasks) = ingest;
+        let notifications = {
+            let (dir, reader, me) = (
+                data_dir.to_path_buf(),
+                store.reader().clone(),
+                identity.public(),
+            );
+            Arc::new(
+                tokio::task::spawn_blocking(move || Notifications::open(&dir, reader, &[me]))
+                    .await??,
+            )
+        };
 
         let mut node = Node {
             data_dir: data_dir.to_path_buf(),
@@ -125,6 +141,7 @@ impl Node {
             interest,
             peers,
             trending: Arc::new(Trending::new()),
+            notifications,
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -152,9 +169,17 @@ impl Node {
         node.tasks
             .push(tokio::spawn(node.interest_loop(changed_rx)));
         node.tasks.push(tokio::spawn(node.discovery_loop()));
+        node.tasks.push(tokio::spawn(crate::stories::run_expiry(
+            node.store.clone(),
+            crate::stories::EXPIRY_EVERY,
+        )));
         node.tasks.push(tokio::spawn(trending_loop(
             node.store.clone(),
             node.trending.clone(),
+        )));
+        node.tasks.push(tokio::spawn(crate::notify::follow(
+            node.store.clone(),
+            node.notifications.clone(),
         )));
         tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
         Ok(node)
@@ -417,6 +442,7 @@ impl Node {
     /// those of whom it follows and its inbox are kept, and the node joins
     /// their gossip topics. Idempotent.
     pub fn host(&self, key: PublicKey) -> anyhow::Result<()> {
+        self.notifications.host(key)?;
         let fresh = {
             let guard = self.interest.read().unwrap_or_else(PoisonError::into_inner);
             if guard.is_local(&key) {
@@ -512,6 +538,11 @@ impl Node {
         &self.trending
     }
 
+    /// Notifications for the identities hosted here.
+    pub fn notifications(&self) -> &Notifications {
+        &self.notifications
+    }
+
     /// The ingest pipeline (submit events, read counters).
     pub fn ingest(&self) -> &Ingest {
         &self.ingest
@@ -582,6 +613,7 @@ impl Node {
             let _ = t.await;
         }
         self.store.flush().await?;
+        self.notifications.flush()?;
         self.ipfs.clone().exit_daemon().await;
         tracing::info!("node stopped");
         Ok(())

@@ -495,7 +495,10 @@ pub async fn serve_fetch(mut stream: rust_ipfs::Stream, store: Store) -> Result<
     }
     for digest in request.chunks_exact(32) {
         let digest: [u8; 32] = digest.try_into().map_err(|_| SyncError::BadScope("id"))?;
-        if let Some(event) = store.reader().get(&EventId::from_digest(digest))? {
+        // An expired story the sweep has not removed yet is not served.
+        if let Some(event) = store.reader().get(&EventId::from_digest(digest))?
+            && !crate::stories::expired(&event, crate::now_ms())
+        {
             write_frame(&mut stream, event.as_bytes()).await?;
         }
     }

@@ -30,11 +30,11 @@ use kith_protocol::auth::{self, CommunityState, Standing};
 use kith_protocol::encoding::to_canonical;
 use kith_protocol::kinds::{
     BlockList, CalendarEvent, Community, Condition, Content, Delegation, Delete, DeliveryOption,
-    DirectMessage, Follow, Highlight, Label, Listing, Location, Membership, MembershipAction,
-    ModAction, Moderation, MuteList, Order, PaymentMethod, Poll, PollMode, Post, Price, Profile,
-    Quote, Reaction, ReactionType, Reply, Report, ReportReason, Repost, Review, Revocation, Role,
-    RoleGrant, RoleRevoke, Rsvp, RsvpStatus, Story, TradeState, TradeUpdate, Transfer, Unfollow,
-    Visibility, Vote,
+    DirectMessage, Follow, Highlight, HighlightItem, Label, Listing, Location, Membership,
+    MembershipAction, ModAction, Moderation, MuteList, Order, PaymentMethod, Poll, PollMode, Post,
+    Price, Profile, Quote, Reaction, ReactionType, Reply, Report, ReportReason, Repost, Review,
+    Revocation, Role, RoleGrant, RoleRevoke, Rsvp, RsvpStatus, Story, StoryView, TradeState,
+    TradeUpdate, Transfer, Unfollow, Visibility, Vote,
 };
 use kith_protocol::media::MediaDescriptor;
 use kith_protocol::{
@@ -1370,14 +1370,46 @@ fn valid_vectors(g: &mut Gen) -> World {
     );
     g.valid(
         "highlight",
-        "Ana keeps the media of one of her stories in a highlight.",
+        "Ana keeps one of her stories, its caption and photo, in a highlight.",
         ANA,
         UnsignedEvent::new(
             ana,
             T0 + 6 * HOUR,
             Highlight {
                 name: "Huerta 2026".into(),
-                media: vec![story_photo],
+                items: vec![HighlightItem {
+                    text: "Atardecer en la huerta 🌅".into(),
+                    media: Some(story_photo),
+                }],
+            },
+        )
+        .ref_event(Rel::Story, story.id()),
+    );
+    g.valid(
+        "highlight-text-story",
+        "A highlight keeping a text-only story.",
+        BEN,
+        UnsignedEvent::new(
+            ben,
+            T0 + 6 * HOUR,
+            Highlight {
+                name: "Plans".into(),
+                items: vec![HighlightItem {
+                    text: "Lunch with Ana tomorrow, finally!".into(),
+                    media: None,
+                }],
+            },
+        ),
+    );
+    g.valid(
+        "story_view",
+        "Ben saw Ana's photo story; the receipt expires with the story.",
+        BEN,
+        UnsignedEvent::new(
+            ben,
+            T0 + 5 * HOUR,
+            StoryView {
+                expires_at: T0 + 4 * HOUR + DAY,
             },
         )
         .ref_event(Rel::Story, story.id()),
@@ -3736,17 +3768,46 @@ fn kind_vectors(g: &mut Gen, w: &World) {
         "field_invalid",
     );
     g.kind_rule(
-        "highlight-without-media",
+        "highlight-without-items",
         "A highlight that keeps nothing.",
         &UnsignedEvent::new(
             ana,
             t,
             Highlight {
                 name: "Vacío".into(),
-                media: vec![],
+                items: vec![],
             },
         ),
         "field_invalid",
+    );
+    g.kind_rule(
+        "highlight-blank-item",
+        "A highlight item with neither media nor text.",
+        &UnsignedEvent::new(
+            ana,
+            t,
+            Highlight {
+                name: "Blank".into(),
+                items: vec![HighlightItem {
+                    text: "  ".into(),
+                    media: None,
+                }],
+            },
+        ),
+        "field_invalid",
+    );
+    g.kind_rule(
+        "story_view-outlives-a-day",
+        "A view receipt expiring 24 hours and 1 ms after its creation.",
+        &UnsignedEvent::new(
+            ben,
+            t,
+            StoryView {
+                expires_at: t + DAY + 1,
+            },
+        )
+        .ref_event(Rel::Story, w.story.id()),
+        "expiry_invalid",
     );
     g.kind_rule(
         "direct_message-short-inbox",
@@ -5811,11 +5872,32 @@ fn auth_vectors(g: &mut Gen, w: &World) {
             T0 + HOUR,
             Highlight {
                 name: "Fotos".into(),
-                media: vec![image("h.jpg", "image/jpeg", (100, 100), 1_000, "foto")],
+                items: vec![HighlightItem {
+                    text: String::new(),
+                    media: Some(image("h.jpg", "image/jpeg", (100, 100), 1_000, "foto")),
+                }],
             },
         )
         .ref_event(Rel::Story, w.ana_post.id()),
         ANA,
+    );
+    let view_of_post = sign(
+        UnsignedEvent::new(
+            ben,
+            T0 + HOUR,
+            StoryView {
+                expires_at: T0 + 2 * HOUR,
+            },
+        )
+        .ref_event(Rel::Story, w.ana_post.id()),
+        BEN,
+    );
+    g.auth(
+        "ref-story_view-story-is-post",
+        "A view receipt whose story is a post.",
+        &view_of_post,
+        rk(Rel::Story, &w.ana_post),
+        Some("wrong_target_kind"),
     );
     g.auth(
         "ref-highlight-story-is-post",
@@ -5843,7 +5925,10 @@ fn auth_vectors(g: &mut Gen, w: &World) {
                 T0 + 6 * HOUR,
                 Highlight {
                     name: "Huerta".into(),
-                    media: vec![image("h2.jpg", "image/jpeg", (100, 100), 1_000, "foto")],
+                    items: vec![HighlightItem {
+                        text: String::new(),
+                        media: Some(image("h2.jpg", "image/jpeg", (100, 100), 1_000, "foto")),
+                    }],
                 },
             )
             .ref_event(Rel::Story, w.story.id())

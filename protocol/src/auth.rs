@@ -109,7 +109,7 @@ pub fn expected_ref_kinds(kind: Kind, rel: Rel) -> Option<&'static [Kind]> {
         (Kind::Rsvp, Rel::Target) => &[Kind::CalendarEvent],
         (Kind::Vote, Rel::Target) => &[Kind::Poll],
         (Kind::Revocation, Rel::Target) => &[Kind::Delegation],
-        (Kind::Highlight, Rel::Story) => &[Kind::Story],
+        (Kind::Highlight | Kind::StoryView, Rel::Story) => &[Kind::Story],
         (Kind::Order, Rel::Listing) => &[Kind::Listing],
         (Kind::Listing, Rel::EditOf) => &[Kind::Listing],
         (Kind::Community, Rel::EditOf) => &[Kind::Community],

@@ -34,7 +34,7 @@ pub enum Rel {
     Order,
     /// The previous event of a trade.
     Prev,
-    /// A story kept by a highlight.
+    /// A story kept by a highlight, or seen (`story_view`).
     Story,
     /// The original event this one edits.
     EditOf,

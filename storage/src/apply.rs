@@ -90,9 +90,19 @@ fn slot(event: &Event) -> Option<[u8; 32]> {
     match event.payload() {
         Payload::Profile(_) | Payload::BlockList(_) | Payload::MuteList(_) => Some([0; 32]),
         Payload::Highlight(h) => Some(Sha256::digest(h.name.as_bytes()).into()),
+        Payload::StoryView(_) => event.event_ref(Rel::Story).map(|s| *s.digest()),
         Payload::Listing(_) | Payload::Community(_) | Payload::CalendarEvent(_) => {
             Some(original(event))
         }
+        _ => None,
+    }
+}
+
+/// When an expiring event (a story, a view receipt) disappears.
+pub fn expires_at(event: &Event) -> Option<u64> {
+    match event.payload() {
+        Payload::Story(s) => Some(s.expires_at),
+        Payload::StoryView(v) => Some(v.expires_at),
         _ => None,
     }
 }
@@ -515,8 +525,8 @@ impl<'t, 'b> Applier<'t, 'b> {
             self.tx.del(tomb_key);
             self.remove(&delete)?;
         }
-        if let (Payload::Story(story), Some(now)) = (event.payload(), self.now_ms)
-            && story.expires_at <= now
+        if let (Some(expires_at), Some(now)) = (expires_at(event), self.now_ms)
+            && expires_at <= now
         {
             return Ok(IngestOutcome::Expired);
         }
@@ -835,11 +845,13 @@ impl<'t, 'b> Applier<'t, 'b> {
                     }
                 }
             }
-            Payload::Story(s) => {
-                self.tx.put(
-                    Key::new(keys::EXPIRY).u64(s.expires_at).id(&id).build(),
-                    vec![],
-                );
+            Payload::Story(_) | Payload::StoryView(_) => {
+                if let Some(expires_at) = expires_at(event) {
+                    self.tx.put(
+                        Key::new(keys::EXPIRY).u64(expires_at).id(&id).build(),
+                        vec![],
+                    );
+                }
             }
             Payload::Delete(_) => {
                 if let Some(target) = event.event_ref(Rel::Target) {
@@ -1304,9 +1316,12 @@ impl<'t, 'b> Applier<'t, 'b> {
             }
             Payload::Repost(_) => self.count_target(&event, EventCounter::Reposts, -1)?,
             Payload::Quote(_) => self.count_target(&event, EventCounter::Quotes, -1)?,
-            Payload::Story(s) => self
-                .tx
-                .del(Key::new(keys::EXPIRY).u64(s.expires_at).id(id).build()),
+            Payload::Story(_) | Payload::StoryView(_) => {
+                if let Some(expires_at) = expires_at(&event) {
+                    self.tx
+                        .del(Key::new(keys::EXPIRY).u64(expires_at).id(id).build());
+                }
+            }
             Payload::Delete(_) => {
                 if let Some(target) = event.event_ref(Rel::Target) {
                     self.tx.del(Key::new(keys::TOMBSTONE).id(&target).build());
@@ -1321,7 +1336,7 @@ impl<'t, 'b> Applier<'t, 'b> {
         Ok(())
     }
 
-    /// Removes expired stories (`expires_at <= now`).
+    /// Removes expired stories and view receipts (`expires_at <= now`).
     pub(crate) fn expire(&mut self, now: u64, limit: usize) -> Result<usize, StoreError> {
         let end = Key::new(keys::EXPIRY).u64(now.saturating_add(1)).build();
         let mut n = 0;

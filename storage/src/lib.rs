@@ -40,14 +40,14 @@ mod store;
 mod tx;
 mod writer;
 
-pub use apply::{Dependency, IngestOutcome, StoredEvent, TradeRecord};
+pub use apply::{Dependency, IngestOutcome, StoredEvent, TradeRecord, expires_at};
 pub use error::{OpenStoreError, StoreError};
 pub use integrity::IntegrityReport;
 pub use keys::{EventCounter, KeyCounter};
 pub use kith_protocol as protocol;
 pub use query::{
     Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, ThreadItem,
-    ThreadPage, matches,
+    ThreadOptions, ThreadPage, ThreadSort, UnknownThreadSort, matches,
 };
 pub use search::{Search, SearchHit, SearchQuery};
 pub use sled_open::{open_sled, remove_partial_snapshots};

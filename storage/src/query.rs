@@ -117,31 +117,113 @@ pub struct EventStats {
     pub mine: Option<ReactionType>,
 }
 
+/// How siblings are ordered at every level of a thread view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ThreadSort {
+    /// Oldest first: `created_at`, then id.
+    #[default]
+    Oldest,
+    /// Newest first: `created_at`, then id, descending.
+    Newest,
+    /// Most reactions first (the six live reaction counters summed), then
+    /// most direct replies, then oldest.
+    Reactions,
+}
+
+impl ThreadSort {
+    /// Every sort, in the order they are documented.
+    pub const ALL: [ThreadSort; 3] = [
+        ThreadSort::Oldest,
+        ThreadSort::Newest,
+        ThreadSort::Reactions,
+    ];
+
+    /// The name clients use (`oldest`, `newest`, `reactions`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ThreadSort::Oldest => "oldest",
+            ThreadSort::Newest => "newest",
+            ThreadSort::Reactions => "reactions",
+        }
+    }
+}
+
+impl fmt::Display for ThreadSort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A thread sort name that is not `oldest`, `newest` or `reactions`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown thread sort `{0}`: expected oldest, newest or reactions")]
+pub struct UnknownThreadSort(pub String);
+
+impl FromStr for ThreadSort {
+    type Err = UnknownThreadSort;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ThreadSort::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownThreadSort(s.to_string()))
+    }
+}
+
+/// How a thread is shown: the order of siblings and how deep it is listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadOptions {
+    /// Order of siblings at every level.
+    pub sort: ThreadSort,
+    /// Deepest reply listed, counted from the root of the view (1: direct
+    /// replies only). Replies below it are not listed; the listed reply at
+    /// this depth counts them in [`ThreadItem::hidden_replies`]. `None`
+    /// lists every depth.
+    pub max_depth: Option<usize>,
+}
+
 /// One reply in a thread.
 #[derive(Debug, Clone)]
 pub struct ThreadItem {
     /// The reply.
     pub event: Event,
-    /// 1 for a reply to the root, 2 for a reply to that, …
+    /// 1 for a reply to the root of the view, 2 for a reply to that, …
     pub depth: usize,
     /// The event it answers.
     pub parent: EventId,
-    /// Its parent is not in the store yet (shown under the root until it arrives).
+    /// Its parent is not in the store yet (shown under the thread's root
+    /// until it arrives).
     pub orphan: bool,
+    /// Direct replies to it stored in this thread.
+    pub replies: usize,
+    /// Replies anywhere below it stored in this thread.
+    pub descendants: usize,
+    /// Replies below it that the view does not list because they are deeper
+    /// than [`ThreadOptions::max_depth`]: its `descendants` when it sits at
+    /// the maximum depth, else 0. Ask for the thread rooted at this reply
+    /// to read them.
+    pub hidden_replies: usize,
 }
 
-/// A page of a thread: the root (if stored) and replies in reading order
-/// (depth first, siblings oldest first).
+/// A page of a thread view: its root (if stored) and replies in reading
+/// order (depth first, siblings in the [`ThreadSort`] asked for).
 #[derive(Debug, Clone, Default)]
 pub struct ThreadPage {
-    /// The root post.
+    /// The root of the view: the thread's first post, or the reply the
+    /// view was asked for.
     pub root: Option<Event>,
     /// Replies on this page.
     pub replies: Vec<ThreadItem>,
-    /// All replies in the thread.
+    /// All replies below the root of the view, listed or not.
     pub total: usize,
+    /// Replies the view lists (those within the maximum depth), over all pages.
+    pub listed: usize,
     /// The last reply of this page, to continue after.
     pub next: Option<EventId>,
+    /// The sort used.
+    pub sort: ThreadSort,
+    /// The maximum depth used (`None`: every depth).
+    pub max_depth: Option<usize>,
 }
 
 /// A delegation an identity has made.
@@ -157,6 +239,15 @@ pub struct DelegationInfo {
     pub expires_at: u64,
     /// Whether a revocation withdrew it.
     pub revoked: bool,
+}
+
+/// A reply's place in a thread view, before its event is loaded.
+#[derive(Debug, Clone, Copy)]
+struct ThreadNode {
+    id: EventId,
+    depth: usize,
+    parent: EventId,
+    orphan: bool,
 }
 
 /// A stream of `(created_at, id)` keys from one index prefix, newest first.
@@ -538,15 +629,51 @@ impl Reader {
     }
 
     /// A thread: the root and its replies in reading order (depth first,
-    /// siblings oldest first), `limit` replies after `after`.
+    /// siblings oldest first), `limit` replies after `after`. The same as
+    /// [`Reader::thread_view`] with the default [`ThreadOptions`].
     pub fn thread(
         &self,
         root: &EventId,
         after: Option<EventId>,
         limit: usize,
     ) -> Result<ThreadPage, StoreError> {
+        self.thread_view(root, after, limit, ThreadOptions::default())
+    }
+
+    /// A thread view rooted at `id`: depth first, siblings in
+    /// `options.sort` order at every level, replies deeper than
+    /// `options.max_depth` not listed (their listed ancestor counts them in
+    /// `hidden_replies`); `limit` listed replies after the reply `after`.
+    ///
+    /// `id` is usually a thread's first post. When it is a stored reply,
+    /// the view is its subthread: the reply is the root of the view and
+    /// depths count from it, so a client can continue a trimmed thread.
+    ///
+    /// The thread's shape comes from one scan of its root's reference
+    /// index; no event is loaded but the root and the page's replies. The
+    /// `reactions` sort also reads the reaction counters of the listed
+    /// replies that have siblings. A page continues after the reply named by
+    /// `after` in this same reading order, so replies that arrive meanwhile
+    /// never repeat or skip a listed reply under the `oldest` and `newest`
+    /// sorts; under `reactions`, reactions that change the order between
+    /// pages can. An `after` that is not listed (deleted, or from another
+    /// sort or depth) gives an empty page.
+    pub fn thread_view(
+        &self,
+        id: &EventId,
+        after: Option<EventId>,
+        limit: usize,
+        options: ThreadOptions,
+    ) -> Result<ThreadPage, StoreError> {
+        let head = self.get(id)?;
+        // A reply's replies are indexed under its thread's first post.
+        let thread_root = head
+            .as_ref()
+            .filter(|e| e.kind() == Kind::Reply)
+            .and_then(|e| e.event_ref(Rel::Root))
+            .unwrap_or(*id);
         let prefix = Key::new(keys::REF_EVENT)
-            .id(root)
+            .id(&thread_root)
             .u8(rel_code(Rel::Root))
             .u8(kind_code(Kind::Reply))
             .build();
@@ -554,62 +681,146 @@ impl Reader {
         for row in self.tree.scan_prefix(&prefix) {
             let (k, v) = row?;
             let (created_at, id) = keys::tail(&k).ok_or(StoreError::corrupt(keys::REF_EVENT))?;
-            let parent = id_at(&v, 32).unwrap_or(*root);
+            let parent = id_at(&v, 32).unwrap_or(thread_root);
             nodes.push((Cursor { created_at, id }, parent));
         }
         let present: HashSet<EventId> = nodes.iter().map(|(c, _)| c.id).collect();
+        // Children lists in (created_at, id) order: the scan's order.
         let mut children: HashMap<EventId, Vec<(Cursor, bool)>> = HashMap::new();
         for (c, parent) in &nodes {
-            let known = *parent == *root || present.contains(parent);
-            let under = if known { *parent } else { *root };
+            let known = *parent == thread_root || present.contains(parent);
+            let under = if known { *parent } else { thread_root };
             children.entry(under).or_default().push((*c, !known));
         }
         for list in children.values_mut() {
             list.sort();
         }
-        // Reading order: depth first from the root, siblings oldest first.
-        let mut reading: Vec<(EventId, usize, EventId, bool)> = Vec::with_capacity(nodes.len());
-        let mut stack: Vec<(EventId, usize, EventId, bool)> = Vec::new();
-        let push_children = |stack: &mut Vec<_>, node: EventId, depth: usize| {
-            if let Some(kids) = children.get(&node) {
-                for (c, orphan) in kids.iter().rev() {
-                    stack.push((c.id, depth + 1, node, *orphan));
-                }
-            }
-        };
-        push_children(&mut stack, *root, 0);
-        while let Some(item) = stack.pop() {
-            reading.push(item);
-            push_children(&mut stack, item.0, item.1);
+        let max_depth = options.max_depth.unwrap_or(usize::MAX);
+        // The whole view in reading order, listed or not. Each node's
+        // children are taken out of the map when it is visited, so every
+        // reply is visited once. Siblings are only ordered where listed.
+        let mut order: Vec<ThreadNode> = Vec::with_capacity(nodes.len());
+        let mut stack: Vec<ThreadNode> = Vec::new();
+        self.push_children(&mut stack, &mut children, *id, 0, max_depth, options.sort)?;
+        while let Some(node) = stack.pop() {
+            self.push_children(
+                &mut stack,
+                &mut children,
+                node.id,
+                node.depth,
+                max_depth,
+                options.sort,
+            )?;
+            order.push(node);
         }
+        // Counts below each node: in reverse reading order a node's
+        // descendants all come before it.
+        let mut below: HashMap<EventId, usize> = HashMap::new();
+        let mut direct: HashMap<EventId, usize> = HashMap::new();
+        for node in order.iter().rev() {
+            let mine = below.get(&node.id).copied().unwrap_or(0);
+            *below.entry(node.parent).or_default() += 1 + mine;
+            *direct.entry(node.parent).or_default() += 1;
+        }
+        let reading: Vec<&ThreadNode> = order.iter().filter(|n| n.depth <= max_depth).collect();
         let start = match after {
             Some(a) => reading
                 .iter()
-                .position(|r| r.0 == a)
+                .position(|r| r.id == a)
                 .map_or(reading.len(), |i| i + 1),
             None => 0,
         };
         let limit = limit.clamp(1, MAX_PAGE);
         let mut page = ThreadPage {
-            root: self.get(root)?,
-            total: reading.len(),
+            root: head,
+            total: order.len(),
+            listed: reading.len(),
+            sort: options.sort,
+            max_depth: options.max_depth,
             ..ThreadPage::default()
         };
-        for &(id, depth, parent, orphan) in reading.iter().skip(start).take(limit) {
-            let Some(event) = self.get(&id)? else {
+        for node in reading.iter().skip(start).take(limit) {
+            let Some(event) = self.get(&node.id)? else {
                 continue;
             };
+            let descendants = below.get(&node.id).copied().unwrap_or(0);
             page.replies.push(ThreadItem {
                 event,
-                depth,
-                parent,
-                orphan,
+                depth: node.depth,
+                parent: node.parent,
+                orphan: node.orphan,
+                replies: direct.get(&node.id).copied().unwrap_or(0),
+                descendants,
+                hidden_replies: if node.depth >= max_depth {
+                    descendants
+                } else {
+                    0
+                },
             });
         }
         if start + limit < reading.len() {
             page.next = page.replies.last().map(|r| r.event.id());
         }
         Ok(page)
+    }
+
+    /// Pushes the children of `parent` (at `depth`) on the walk's stack so
+    /// that they pop in `sort` order.
+    fn push_children(
+        &self,
+        stack: &mut Vec<ThreadNode>,
+        children: &mut HashMap<EventId, Vec<(Cursor, bool)>>,
+        parent: EventId,
+        depth: usize,
+        max_depth: usize,
+        sort: ThreadSort,
+    ) -> Result<(), StoreError> {
+        let Some(mut kids) = children.remove(&parent) else {
+            return Ok(());
+        };
+        let listed = depth < max_depth;
+        if listed && kids.len() > 1 {
+            match sort {
+                ThreadSort::Oldest => {}
+                ThreadSort::Newest => kids.reverse(),
+                ThreadSort::Reactions => {
+                    let mut keyed = Vec::with_capacity(kids.len());
+                    for (c, orphan) in kids {
+                        let reactions = self.reaction_total(&c.id)?;
+                        let replies = children.get(&c.id).map_or(0, Vec::len);
+                        keyed.push((Reverse(reactions), Reverse(replies), c, orphan));
+                    }
+                    keyed.sort();
+                    kids = keyed.into_iter().map(|(_, _, c, o)| (c, o)).collect();
+                }
+            }
+        }
+        stack.extend(kids.into_iter().rev().map(|(c, orphan)| ThreadNode {
+            id: c.id,
+            depth: depth + 1,
+            parent,
+            orphan,
+        }));
+        Ok(())
+    }
+
+    /// The six live reaction counters of an event, summed.
+    fn reaction_total(&self, id: &EventId) -> Result<u64, StoreError> {
+        let from = Key::new(keys::COUNT)
+            .id(id)
+            .u8(EventCounter::Reaction as u8)
+            .build();
+        let to = Key::new(keys::COUNT)
+            .id(id)
+            .u8(EventCounter::Reaction as u8 + 6)
+            .build();
+        let mut total = 0u64;
+        for row in self.tree.range(from..to) {
+            let (_, v) = row?;
+            let n = u64_at(&v, 0).ok_or(StoreError::corrupt(keys::COUNT))?;
+            total = total.saturating_add(n);
+        }
+        Ok(total)
     }
 
     /// Counts for each event, and the viewer's live reaction.
@@ -1056,4 +1267,144 @@ pub fn matches(filter: &Filter, event: &Event) -> bool {
         && filter
             .community
             .is_none_or(|c| event.event_ref(Rel::Community) == Some(c))
+}
+
+// ------------------------------------------------------------------------
+// Reads for discovery and creator analytics (`kith_node::suggest`,
+// `kith_node::analytics`): index ranges bounded in time, read without
+// loading the events.
+// ------------------------------------------------------------------------
+
+impl Reader {
+    /// The newest `limit` events carrying hashtag `tag` (normalised)
+    /// created at or after `since`: `(created_at, id, author)`, newest
+    /// first, from the hashtag index alone.
+    pub fn hashtag_recent(
+        &self,
+        tag: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        let prefix = Key::new(keys::HASHTAG).bytes(tag.as_bytes()).u8(0).build();
+        let mut stream = self.stream(prefix, Some(since), Upper::AtOrBefore(u64::MAX));
+        let mut out = Vec::with_capacity(limit.min(MAX_PAGE));
+        while out.len() < limit {
+            let Some((c, author)) = stream.next()? else {
+                break;
+            };
+            let author = keys::key_at(&author, 0).ok_or(StoreError::corrupt(keys::HASHTAG))?;
+            out.push((c.created_at, c.id, author));
+        }
+        Ok(out)
+    }
+
+    /// Events of `kind` pointing at `target` with relation `rel`, created
+    /// in `since <= created_at < until`: `(created_at, id, author)`,
+    /// oldest first, from the reference index alone.
+    pub fn referrers_between(
+        &self,
+        target: &EventId,
+        rel: Rel,
+        kind: Kind,
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        let prefix = Key::new(keys::REF_EVENT)
+            .id(target)
+            .u8(rel_code(rel))
+            .u8(kind_code(kind))
+            .build();
+        self.time_range(keys::REF_EVENT, prefix, since, until)
+    }
+
+    /// Events of `kind` pointing at the identity `key` with relation `rel`
+    /// (a follow's `subject`, a mention…), created in
+    /// `since <= created_at < until`: `(created_at, id, author)`, oldest
+    /// first, from the identity reference index alone.
+    pub fn identity_referrers_between(
+        &self,
+        key: &PublicKey,
+        rel: Rel,
+        kind: Kind,
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        let prefix = Key::new(keys::REF_KEY)
+            .key(key)
+            .u8(rel_code(rel))
+            .u8(kind_code(kind))
+            .build();
+        self.time_range(keys::REF_KEY, prefix, since, until)
+    }
+
+    /// Rows `prefix ‖ t ‖ id → author` with `since <= t < until`, oldest first.
+    fn time_range(
+        &self,
+        table: u8,
+        prefix: Vec<u8>,
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId, PublicKey)>, StoreError> {
+        if since >= until {
+            return Ok(Vec::new());
+        }
+        let n = prefix.len();
+        let lower = Key::new(table).bytes(&prefix[1..]).u64(since).build();
+        let upper = Key::new(table).bytes(&prefix[1..]).u64(until).build();
+        let mut out = Vec::new();
+        for row in self.tree.range(lower..upper) {
+            let (k, v) = row?;
+            let (t, id) = keys::tail(&k[n..]).ok_or(StoreError::corrupt(table))?;
+            let author = keys::key_at(&v, 0).ok_or(StoreError::corrupt(table))?;
+            out.push((t, id, author));
+        }
+        Ok(out)
+    }
+
+    /// Every live reaction to `target` (one per person: their newest):
+    /// `(person, created_at, reaction id, type)`, in key order.
+    pub fn live_reactions(
+        &self,
+        target: &EventId,
+    ) -> Result<Vec<(PublicKey, u64, EventId, ReactionType)>, StoreError> {
+        let mut out = Vec::new();
+        // y ‖ target(32) ‖ person(32) → t(8) ‖ id(32) ‖ type(1)
+        for row in self
+            .tree
+            .scan_prefix(Key::new(keys::REACTION).id(target).build())
+        {
+            let (k, v) = row?;
+            let corrupt = || StoreError::corrupt(keys::REACTION);
+            let person = keys::key_at(&k, 33).ok_or_else(corrupt)?;
+            let t = u64_at(&v, 0).ok_or_else(corrupt)?;
+            let id = id_at(&v, 8).ok_or_else(corrupt)?;
+            let kind = v
+                .get(40)
+                .and_then(|c| ReactionType::ALL.get(usize::from(*c)).copied())
+                .ok_or_else(corrupt)?;
+            out.push((person, t, id, kind));
+        }
+        Ok(out)
+    }
+
+    /// The newest follow or unfollow of `follower` for `followee`:
+    /// `(created_at, id, following)`, or `None` if there is none.
+    pub fn follow_state(
+        &self,
+        follower: &PublicKey,
+        followee: &PublicKey,
+    ) -> Result<Option<(u64, EventId, bool)>, StoreError> {
+        let Some(v) = self
+            .tree
+            .get(Key::new(keys::FOLLOW).key(follower).key(followee).build())?
+        else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::corrupt(keys::FOLLOW);
+        Ok(Some((
+            u64_at(&v, 0).ok_or_else(corrupt)?,
+            id_at(&v, 8).ok_or_else(corrupt)?,
+            v.get(40) == Some(&1),
+        )))
+    }
 }

@@ -14,7 +14,7 @@ use crate::error::{OpenStoreError, StoreError};
 use crate::keys;
 use crate::query::Reader;
 use crate::search::{Search, SearchHit, SearchQuery};
-use crate::writer::{Command, Writer, now_ms};
+use crate::writer::{Command, Writer};
 
 /// Name of the event store's directory inside the node's data directory.
 /// The version changes whenever the on-disk layout does.
@@ -44,6 +44,10 @@ pub struct StoreConfig {
     pub expiry_interval: Option<Duration>,
     /// Subscribers' buffer of stored events before they lag. Default 4096.
     pub broadcast: usize,
+    /// The clock (ms since the Unix epoch) that decides whether a story has
+    /// expired when it arrives and in the periodic sweep. Default: the wall
+    /// clock; a node passes its own.
+    pub clock: fn() -> u64,
 }
 
 impl StoreConfig {
@@ -59,6 +63,7 @@ impl StoreConfig {
             search: true,
             expiry_interval: Some(Duration::from_secs(60)),
             broadcast: 4096,
+            clock: crate::writer::now_ms,
         }
     }
 }
@@ -123,6 +128,7 @@ impl Store {
             flush_interval: config.flush_interval,
             max_batch: config.max_batch.max(1),
             pending_cap: config.pending_cap,
+            clock: config.clock,
             events: events.clone(),
             search: search.clone(),
         };
@@ -139,11 +145,11 @@ impl Store {
         let stop_expiry = match config.expiry_interval {
             Some(every) => {
                 let (stop, stopped) = flume::bounded::<()>(1);
-                let inbox = inbox.clone();
+                let (inbox, clock) = (inbox.clone(), config.clock);
                 threads.push(
                     std::thread::Builder::new()
                         .name("kith-store-expiry".into())
-                        .spawn(move || expiry_loop(inbox, stopped, every))
+                        .spawn(move || expiry_loop(inbox, stopped, every, clock))
                         .map_err(spawn_err)?,
                 );
                 Some(stop)
@@ -313,11 +319,16 @@ fn expire_with(inbox: &flume::Sender<Command>, now_ms: u64) -> Result<usize, Sto
     }
 }
 
-fn expiry_loop(inbox: flume::Sender<Command>, stop: flume::Receiver<()>, every: Duration) {
+fn expiry_loop(
+    inbox: flume::Sender<Command>,
+    stop: flume::Receiver<()>,
+    every: Duration,
+    clock: fn() -> u64,
+) {
     loop {
         match stop.recv_timeout(every) {
             Err(flume::RecvTimeoutError::Timeout) => {
-                if let Err(e) = expire_with(&inbox, now_ms()) {
+                if let Err(e) = expire_with(&inbox, clock()) {
                     tracing::warn!(error = %e, "story expiry failed; will retry");
                 }
             }

@@ -74,6 +74,8 @@ pub(crate) struct Writer {
     pub(crate) pending_cap: u64,
     pub(crate) events: broadcast::Sender<StoredEvent>,
     pub(crate) search: Option<std::sync::Arc<Search>>,
+    /// Decides story expiry on arrival.
+    pub(crate) clock: fn() -> u64,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -120,11 +122,15 @@ impl Writer {
         let tree = self.tree.clone();
         let mut tx = Tx::new(&tree);
         let applied = (|| {
-            let mut applier =
-                match Applier::new(&mut tx, self.next_seq, Some(now_ms()), self.pending_cap) {
-                    Ok(a) => a,
-                    Err(e) => return Err((e, Vec::new(), group)),
-                };
+            let mut applier = match Applier::new(
+                &mut tx,
+                self.next_seq,
+                Some((self.clock)()),
+                self.pending_cap,
+            ) {
+                Ok(a) => a,
+                Err(e) => return Err((e, Vec::new(), group)),
+            };
             let mut answers = Vec::with_capacity(group.len());
             let mut rest = Vec::new();
             let mut group = group.into_iter();

@@ -1041,3 +1041,193 @@ fn community_roles_bans_and_closed_membership() {
     assert_integrity(&store);
     assert_integrity(&other);
 }
+
+/// A hand-built thread read in each sort, trimmed at a depth, and from a
+/// reply as the root of the view, with every order and count known.
+#[test]
+fn thread_sorts_depth_trimming_and_subthreads() {
+    use kith_storage::{ThreadOptions, ThreadPage, ThreadSort};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b, c, d) = (key(1), key(2), key(3), key(4));
+    let root = post(&a, T0, "root");
+    let ra = reply(&b, T0 + 1, root.id(), root.id(), "A");
+    let rb = reply(&c, T0 + 2, root.id(), root.id(), "B");
+    let rc = reply(&d, T0 + 3, root.id(), root.id(), "C");
+    let a1 = reply(&a, T0 + 4, root.id(), ra.id(), "A1");
+    let a2 = reply(&c, T0 + 5, root.id(), ra.id(), "A2");
+    let a1x = reply(&b, T0 + 6, root.id(), a1.id(), "A1x");
+    let a1xy = reply(&a, T0 + 7, root.id(), a1x.id(), "A1xy");
+    let c1 = reply(&b, T0 + 8, root.id(), rc.id(), "C1");
+    // B has 2 reactions; A and C 1 each (A has more direct replies); A2 1.
+    let reactions = vec![
+        react(&c, T0 + 20, rb.id(), ReactionType::Like),
+        react(&d, T0 + 21, rb.id(), ReactionType::Love),
+        react(&a, T0 + 22, rc.id(), ReactionType::Wow),
+        react(&d, T0 + 23, ra.id(), ReactionType::Like),
+        react(&b, T0 + 24, a2.id(), ReactionType::Haha),
+    ];
+    let mut all = vec![
+        root.clone(),
+        ra.clone(),
+        rb.clone(),
+        rc.clone(),
+        a1.clone(),
+        a2.clone(),
+        a1x.clone(),
+        a1xy.clone(),
+        c1.clone(),
+    ];
+    all.extend(reactions);
+    ingest(&store, all);
+
+    let view = |id: EventId, sort: ThreadSort, depth: Option<usize>| -> ThreadPage {
+        store
+            .thread_view(
+                &id,
+                None,
+                50,
+                ThreadOptions {
+                    sort,
+                    max_depth: depth,
+                },
+            )
+            .unwrap()
+    };
+    // (id, depth, hidden_replies) in reading order.
+    let shape = |p: &ThreadPage| -> Vec<(EventId, usize, usize)> {
+        p.replies
+            .iter()
+            .map(|r| (r.event.id(), r.depth, r.hidden_replies))
+            .collect()
+    };
+    let (ra, rb, rc, a1, a2, a1x, a1xy, c1) = (
+        ra.id(),
+        rb.id(),
+        rc.id(),
+        a1.id(),
+        a2.id(),
+        a1x.id(),
+        a1xy.id(),
+        c1.id(),
+    );
+
+    let oldest = view(root.id(), ThreadSort::Oldest, None);
+    assert_eq!(
+        shape(&oldest),
+        vec![
+            (ra, 1, 0),
+            (a1, 2, 0),
+            (a1x, 3, 0),
+            (a1xy, 4, 0),
+            (a2, 2, 0),
+            (rb, 1, 0),
+            (rc, 1, 0),
+            (c1, 2, 0),
+        ]
+    );
+    assert_eq!((oldest.total, oldest.listed), (8, 8));
+    assert_eq!(oldest.root.as_ref().map(Event::id), Some(root.id()));
+    let first = &oldest.replies[0];
+    assert_eq!((first.replies, first.descendants), (2, 4));
+    // The default read is the oldest sort at every depth.
+    assert_eq!(
+        shape(&store.thread(&root.id(), None, 50).unwrap()),
+        shape(&oldest)
+    );
+
+    let newest = view(root.id(), ThreadSort::Newest, None);
+    assert_eq!(
+        shape(&newest),
+        vec![
+            (rc, 1, 0),
+            (c1, 2, 0),
+            (rb, 1, 0),
+            (ra, 1, 0),
+            (a2, 2, 0),
+            (a1, 2, 0),
+            (a1x, 3, 0),
+            (a1xy, 4, 0),
+        ]
+    );
+
+    let ranked = view(root.id(), ThreadSort::Reactions, None);
+    assert_eq!(
+        shape(&ranked),
+        vec![
+            (rb, 1, 0),
+            (ra, 1, 0),
+            (a2, 2, 0),
+            (a1, 2, 0),
+            (a1x, 3, 0),
+            (a1xy, 4, 0),
+            (rc, 1, 0),
+            (c1, 2, 0),
+        ]
+    );
+
+    // Trimmed at depth 2: A1 stands for its 2 replies below.
+    let trimmed = view(root.id(), ThreadSort::Oldest, Some(2));
+    assert_eq!(
+        shape(&trimmed),
+        vec![
+            (ra, 1, 0),
+            (a1, 2, 2),
+            (a2, 2, 0),
+            (rb, 1, 0),
+            (rc, 1, 0),
+            (c1, 2, 0),
+        ]
+    );
+    assert_eq!((trimmed.total, trimmed.listed), (8, 6));
+    let top = view(root.id(), ThreadSort::Reactions, Some(1));
+    assert_eq!(shape(&top), vec![(rb, 1, 0), (ra, 1, 4), (rc, 1, 1)]);
+
+    // From a reply: its subthread, depths counted from it.
+    let sub = view(ra, ThreadSort::Oldest, Some(1));
+    assert_eq!(sub.root.as_ref().map(Event::id), Some(ra));
+    assert_eq!(shape(&sub), vec![(a1, 1, 2), (a2, 1, 0)]);
+    assert_eq!((sub.total, sub.listed), (4, 2));
+    let deeper = view(a1, ThreadSort::Oldest, None);
+    assert_eq!(shape(&deeper), vec![(a1x, 1, 0), (a1xy, 2, 0)]);
+    let leaf = view(a1xy, ThreadSort::Oldest, None);
+    assert_eq!((leaf.total, leaf.replies.len()), (0, 0));
+    assert_eq!(leaf.root.as_ref().map(Event::id), Some(a1xy));
+
+    // Pages under the newest sort continue after the last reply read, and
+    // a reply arriving between pages does not shift them.
+    let page = |after: Option<EventId>| {
+        store
+            .thread_view(
+                &root.id(),
+                after,
+                3,
+                ThreadOptions {
+                    sort: ThreadSort::Newest,
+                    max_depth: None,
+                },
+            )
+            .unwrap()
+    };
+    let p1 = page(None);
+    assert_eq!(
+        shape(&p1).iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![rc, c1, rb]
+    );
+    let late = reply(&c, T0 + 9, root.id(), root.id(), "late");
+    ingest(&store, vec![late]);
+    let p2 = page(p1.next);
+    assert_eq!(
+        shape(&p2).iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![ra, a2, a1]
+    );
+    let p3 = page(p2.next);
+    assert_eq!(
+        shape(&p3).iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![a1x, a1xy]
+    );
+    assert_eq!(p3.next, None);
+    assert_eq!(p3.total, 9);
+    assert_integrity(&store);
+}

@@ -6,10 +6,14 @@
 //! document, nothing else on stdout), and otherwise a few lines for people
 //! from the message catalogs. Progress goes to stderr, and only to a terminal.
 
+mod discover;
 mod keys;
 mod node;
+mod notify;
 mod people;
 mod posts;
+mod social;
+mod stories;
 
 use std::io::Write;
 use std::path::Path;
@@ -47,8 +51,14 @@ pub(crate) enum Remote {
     Timeline(TimelineArgs),
     /// List your home feed: newest first, or ranked with --ranked.
     Home(posts::HomeArgs),
-    /// Show a thread: its first post and every reply in reading order.
+    /// Show a thread: its first post and its replies in reading order.
     Thread(ThreadArgs),
+    /// React to an event: like, love, haha, wow, sad or angry.
+    React(social::ReactArgs),
+    /// Repost an event.
+    Repost(social::RepostArgs),
+    /// Quote an event with your own text.
+    Quote(social::QuoteArgs),
     /// Follow an identity.
     Follow(KeyArg),
     /// Stop following an identity.
@@ -80,6 +90,22 @@ pub(crate) enum Remote {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: u32,
     },
+    /// Your notifications, grouped ("Ana and 3 others reacted to your post").
+    Notifications(notify::NotificationsArgs),
+    /// Publish a story, mark one seen, see who viewed yours, highlights.
+    #[command(subcommand)]
+    Story(stories::StoryCommand),
+    /// The stories tray (whom you follow, unseen first), or one person's.
+    Stories {
+        /// Only this identity's live stories (`kith1…`).
+        #[arg(value_name = "KEY")]
+        key: Option<String>,
+    },
+    /// People you may want to follow, and why.
+    Suggest(discover::SuggestArgs),
+    /// Creator statistics per day: posts, reactions, replies, reposts,
+    /// followers (yours, or an identity's with KEY).
+    Stats(discover::StatsArgs),
     /// Export your key; make, list and revoke delegated keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -165,6 +191,9 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Timeline(args) => posts::timeline(ctx, args).await,
         Remote::Home(args) => posts::home(ctx, args).await,
         Remote::Thread(args) => posts::thread(ctx, args).await,
+        Remote::React(args) => social::react(ctx, args).await,
+        Remote::Repost(args) => social::repost(ctx, args).await,
+        Remote::Quote(args) => social::quote(ctx, args).await,
         Remote::Follow(k) => people::follow(ctx, &k.key, true).await,
         Remote::Unfollow(k) => people::follow(ctx, &k.key, false).await,
         Remote::Block(k) => people::block(ctx, &k.key, true).await,
@@ -174,10 +203,15 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Search { query, lang, limit } => {
             posts::search(ctx, query, lang.as_deref(), *limit).await
         }
+        Remote::Notifications(args) => notify::notifications(ctx, args).await,
+        Remote::Story(command) => stories::story(ctx, command).await,
+        Remote::Stories { key } => stories::stories(ctx, key.as_deref()).await,
         Remote::Key(KeyCommand::Export(args)) => keys::export(ctx, args).await,
         Remote::Key(KeyCommand::Delegate(args)) => keys::delegate(ctx, args).await,
         Remote::Key(KeyCommand::Revoke(args)) => keys::revoke(ctx, args).await,
         Remote::Key(KeyCommand::List) => keys::list(ctx).await,
+        Remote::Suggest(args) => discover::suggest(ctx, args).await,
+        Remote::Stats(args) => discover::stats(ctx, args).await,
     }
 }
 

@@ -112,9 +112,22 @@ pub(crate) struct ThreadArgs {
     /// Replies per page, 1 to 500 (default 50).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
     limit: Option<u32>,
-    /// Continue after this reply (a previous page's `next`).
+    /// Continue after this reply (a previous page's `next`, read with the
+    /// same --sort and --depth).
     #[arg(long, value_name = "ID")]
     after: Option<String>,
+    /// Order of replies among siblings: oldest (default), newest, or
+    /// reactions (most reacted first).
+    #[arg(long, value_name = "SORT", value_parser = ["oldest", "newest", "reactions"])]
+    sort: Option<String>,
+    /// List replies down to this depth, 1 to 100 (default: the node's, 8);
+    /// deeper ones are counted under the last reply shown.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    depth: Option<u32>,
+    /// Given a reply, show only the replies below it, with it on top (how
+    /// to read the "more replies" of a trimmed thread).
+    #[arg(long)]
+    from_here: bool,
 }
 
 /// `kith post`: a post, or a reply whose `root` is the thread's first post
@@ -370,29 +383,47 @@ struct ThreadView {
 struct ThreadItem {
     event: EventView,
     depth: usize,
+    /// Replies below it not listed (past the depth asked for).
+    #[serde(default)]
+    hidden_replies: u64,
 }
 
-/// `kith thread`: from any event of the thread, its first post and replies.
+/// Indentation stops growing past this depth.
+const MAX_INDENT: usize = 8;
+
+/// `kith thread`: from any event of the thread, its first post and
+/// replies; with `--from-here`, a reply's own subthread.
 pub(crate) async fn thread(ctx: &Ctx<'_>, args: &ThreadArgs) -> anyhow::Result<()> {
     // Given a reply, show its whole thread. An event this node lacks may
     // still be the root of replies it has; the thread call says.
-    let root = match ctx.client.event(&args.id).await {
-        Ok(value) => {
-            let event: EventView = parse(&value)?;
-            match event.kind.as_str() {
-                "reply" => event.ref_event("root").unwrap_or(&event.id).to_string(),
-                _ => event.id,
+    let root = if args.from_here {
+        args.id.clone()
+    } else {
+        match ctx.client.event(&args.id).await {
+            Ok(value) => {
+                let event: EventView = parse(&value)?;
+                match event.kind.as_str() {
+                    "reply" => event.ref_event("root").unwrap_or(&event.id).to_string(),
+                    _ => event.id,
+                }
             }
+            // Not here, or deleted: its replies may still be.
+            Err(ClientError::Api { status, .. }) if matches!(status.as_u16(), 404 | 410) => {
+                args.id.clone()
+            }
+            Err(e) => return Err(e.into()),
         }
-        // Not here, or deleted: its replies may still be.
-        Err(ClientError::Api { status, .. }) if matches!(status.as_u16(), 404 | 410) => {
-            args.id.clone()
-        }
-        Err(e) => return Err(e.into()),
     };
+    let mut extra = Vec::new();
+    if let Some(sort) = &args.sort {
+        extra.push(("sort", sort.clone()));
+    }
+    if let Some(depth) = args.depth {
+        extra.push(("depth", depth.to_string()));
+    }
     let value = ctx
         .client
-        .thread(&root, args.after.as_deref(), args.limit)
+        .thread(&root, args.after.as_deref(), args.limit, &extra)
         .await?;
     if ctx.json {
         return ctx.print_json(&value);
@@ -403,9 +434,18 @@ pub(crate) async fn thread(ctx: &Ctx<'_>, args: &ThreadArgs) -> anyhow::Result<(
         None => ctx.say(&ctx.msg("thread-root-missing", &[("id", &root)]))?,
     }
     for reply in &view.replies {
-        let indent = "    ".repeat(reply.depth.min(8));
+        let indent = "    ".repeat(reply.depth.min(MAX_INDENT));
         ctx.say("")?;
         ctx.say(&display::event(ctx.m, &reply.event, &indent))?;
+        if reply.hidden_replies > 0 {
+            let below = "    ".repeat((reply.depth + 1).min(MAX_INDENT));
+            let line = ctx.m.get_n(
+                "thread-hidden",
+                &[("id", &reply.event.id)],
+                &[("count", reply.hidden_replies)],
+            );
+            ctx.say(&format!("{below}{line}"))?;
+        }
     }
     ctx.say("")?;
     ctx.say(&ctx.m.get_n("thread-total", &[], &[("count", view.total)]))?;

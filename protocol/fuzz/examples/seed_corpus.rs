@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use cid::Cid;
 use kith_protocol::kinds::{
     BlockList, CalendarEvent, Community, Condition, Content, Delegation, Delete, DeliveryOption,
-    DirectMessage, Follow, Highlight, Kind, Label, Listing, Location, MuteList, PaymentMethod,
-    Poll, PollMode, Post, Price, Profile, Quote, Reaction, ReactionType, Reply, Report,
-    ReportReason, Repost, Revocation, Story, Unfollow, Visibility, Vote,
+    DirectMessage, Follow, Highlight, HighlightItem, Kind, Label, Listing, Location, MuteList,
+    PaymentMethod, Poll, PollMode, Post, Price, Profile, Quote, Reaction, ReactionType, Reply,
+    Report, ReportReason, Repost, Revocation, Story, StoryView, Unfollow, Visibility, Vote,
 };
 use kith_protocol::media::MediaDescriptor;
 use kith_protocol::{Event, Keypair, Payload, Rel, UnsignedEvent, seal_unchecked};
@@ -262,7 +262,27 @@ fn envelopes(dir: &Path) -> Result<usize, Box<dyn Error>> {
             11_000,
             Highlight {
                 name: "Luna".into(),
-                media: vec![clip(3), image(4)],
+                items: vec![
+                    HighlightItem {
+                        text: "Paseo matinal".into(),
+                        media: Some(clip(3)),
+                    },
+                    HighlightItem {
+                        text: String::new(),
+                        media: Some(image(4)),
+                    },
+                ],
+            },
+        )
+        .ref_event(Rel::Story, story.id()),
+    )?;
+    s.event(
+        &beto,
+        ev(
+            &beto,
+            11_500,
+            StoryView {
+                expires_at: T0 + 10_000 + 24 * HOUR,
             },
         )
         .ref_event(Rel::Story, story.id()),

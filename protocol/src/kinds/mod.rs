@@ -35,7 +35,7 @@ pub use message::DirectMessage;
 pub use moderation::{Label, Report, ReportReason};
 pub use post::{Content, Post, Quote, Reaction, ReactionType, Reply, Repost};
 pub use profile::Profile;
-pub use story::{Highlight, Story};
+pub use story::{Highlight, HighlightItem, Story, StoryView};
 pub use trade::{
     Condition, DeliveryOption, Listing, Location, Order, Party, PaymentMethod, Price, Review,
     TradeState, TradeUpdate,
@@ -224,6 +224,8 @@ kinds! {
     Revocation(Revocation) = "revocation",
     /// A community-currency transfer.
     Transfer(Transfer) = "transfer",
+    /// A receipt: the author viewed a story.
+    StoryView(StoryView) = "story_view",
 }
 
 impl Payload {
@@ -246,7 +248,7 @@ impl Payload {
             | Payload::Quote(Quote { content }) => content.media.iter().collect(),
             Payload::Profile(p) => p.avatar.iter().chain(p.banner.iter()).collect(),
             Payload::Story(s) => s.media.iter().collect(),
-            Payload::Highlight(h) => h.media.iter().collect(),
+            Payload::Highlight(h) => h.items.iter().filter_map(|i| i.media.as_ref()).collect(),
             Payload::Listing(l) => l.media.iter().collect(),
             Payload::Community(c) => c.avatar.iter().collect(),
             _ => Vec::new(),
@@ -295,6 +297,7 @@ impl Kind {
                 | Kind::Quote
                 | Kind::Story
                 | Kind::Highlight
+                | Kind::StoryView
                 | Kind::DirectMessage
                 | Kind::CalendarEvent
                 | Kind::Rsvp
