@@ -433,6 +433,24 @@ pub(crate) fn budget_bytes(mib: usize) -> usize {
     mib.saturating_mul(1 << 20)
 }
 
+/// What to call an identity: its profile's name, else the start of its key.
+pub(crate) fn display_name(reader: &Reader, k: &PublicKey) -> String {
+    reader
+        .profile(k)
+        .ok()
+        .flatten()
+        .and_then(|e| match e.payload() {
+            kith_node::protocol::Payload::Profile(p) if !p.name.trim().is_empty() => {
+                Some(p.name.trim().to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| {
+            let text = k.to_text();
+            format!("{}…", &text[..text.len().min(12)])
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,22 +529,4 @@ mod tests {
         c.insert(1000, Arc::from(""), 1 << 20);
         assert!(c.get(&1000).is_none());
     }
-}
-
-/// What to call an identity: its profile's name, else the start of its key.
-pub(crate) fn display_name(reader: &Reader, k: &PublicKey) -> String {
-    reader
-        .profile(k)
-        .ok()
-        .flatten()
-        .and_then(|e| match e.payload() {
-            kith_node::protocol::Payload::Profile(p) if !p.name.trim().is_empty() => {
-                Some(p.name.trim().to_string())
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| {
-            let text = k.to_text();
-            format!("{}…", &text[..text.len().min(12)])
-        })
 }

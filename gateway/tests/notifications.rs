@@ -498,7 +498,34 @@ async fn a_reaction_from_another_node_arrives_live() {
     let listed = group(&page, "reaction", Some(&post)).expect("listed");
     assert_eq!(listed["id"], g["id"]);
     assert_eq!(listed["latest_event"], reaction.as_str());
-    assert_eq!(page["unread_count"], 1);
+    // The reaction, and bob's follow: signed on node B with his delegated
+    // key, it reached A once A fetched his delegation.
+    eventually(PATIENCE, "bob's delegated follow notifies ana", || async {
+        let page = notes(&a.http, &ana.token, "").await;
+        page["unread_count"] == 2 && group(&page, "follow", None).is_some()
+    })
+    .await;
+
+    // Bob's reaction is signed by node B's gateway with his delegated key:
+    // node A, which does not follow bob, fetches his delegation (a scoped
+    // sync of his delegations) and then takes the reaction.
+    let r = b
+        .http
+        .post(
+            "/api/v1/publish",
+            Some(&bob.token),
+            &json!({"kind": "reaction", "payload": {"reaction": "like"},
+                    "refs": [{"rel": "target", "event": post}]}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.raw);
+    let frames = wait_frame(&mut live, |m| {
+        m["group"]["type"] == "reaction" && m["group"]["reactions"]["like"] == 1
+    })
+    .await;
+    let g = &frames.last().unwrap()["group"];
+    assert_eq!(g["actor_count"], 2);
+    assert_eq!(g["actors"][0]["identity"], bob.identity.as_str());
 
     live.close().await;
     b.stop().await;

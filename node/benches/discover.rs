@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         std::hint::black_box(r);
     }
     println!(
-        "stats (30 days, {} reactions per author on average): {}",
+        "stats (30 days, first read of each author, cold cache; {} reactions per author on average): {}",
         engagement / samples as u64,
         percentiles(times)
     );
@@ -113,6 +113,21 @@ fn main() -> anyhow::Result<()> {
         )?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("stats (365 days): {}", percentiles(times));
+    println!("stats (365 days, warm): {}", percentiles(times));
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let who = key(1 + i % 1_999).public();
+        let t = Instant::now();
+        std::hint::black_box(analytics::report(
+            reader,
+            &who,
+            30,
+            true,
+            &stats_limits,
+            now,
+        )?);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("stats (30 days, warm): {}", percentiles(times));
     Ok(())
 }

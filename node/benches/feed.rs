@@ -248,12 +248,13 @@ fn main() -> anyhow::Result<()> {
     let ranked = feed::rank(reader, viewer, &weights, &limits, now)?;
     let (mut first, mut next) = (Vec::new(), Vec::new());
     let mut sizes = Vec::new();
-    let mut sources = [0usize; 3];
+    let mut sources = [0usize; 4];
     for r in &ranked {
         sources[match r.source {
             feed::Source::Following => 0,
             feed::Source::FriendsOfFriends { .. } => 1,
             feed::Source::Newcomer { .. } => 2,
+            feed::Source::Community { .. } => 3,
         }] += 1;
     }
     for i in 0..samples {

@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use kith_protocol::{Event, EventId, Kind, PublicKey, Rel};
+use kith_protocol::{Event, EventId, Kind, Payload, PublicKey, Rel};
 use kith_storage::{EventStats, Reader, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -229,6 +229,13 @@ pub enum Source {
         /// The author's first post the node has (ms).
         first_seen: u64,
     },
+    /// Posted in a community the person joined.
+    Community {
+        /// The community (its founding event).
+        community: EventId,
+        /// Its name when the node has it.
+        name: String,
+    },
 }
 
 /// The facts behind a feature's value.
@@ -344,6 +351,10 @@ pub struct Limits {
     pub newcomers: usize,
     /// Interactions of the person read for their affinities.
     pub interactions: usize,
+    /// Communities joined that are read.
+    pub communities: usize,
+    /// Newest posts taken from each.
+    pub community_posts: usize,
 }
 
 impl Default for Limits {
@@ -358,6 +369,8 @@ impl Default for Limits {
             newcomer_authors: 200,
             newcomers: 20,
             interactions: 500,
+            communities: 50,
+            community_posts: 20,
         }
     }
 }
@@ -458,6 +471,9 @@ pub fn rank(
         to.push(c);
     };
     for c in following(reader, &viewer, limits)? {
+        admit(c, &mut main);
+    }
+    for c in communities(reader, &viewer, limits, now_ms)? {
         admit(c, &mut main);
     }
     for c in friends_of_friends(reader, &viewer, limits, now_ms)? {
@@ -569,6 +585,66 @@ fn following(
     let mut out = Vec::with_capacity(page.ids.len());
     for id in &page.ids {
         out.extend(candidate(reader, id, Source::Following)?);
+    }
+    Ok(out)
+}
+
+/// The communities the person is in: the newest membership event per
+/// community says join; the most recently joined first.
+pub fn joined_communities(
+    reader: &Reader,
+    me: &PublicKey,
+    limit: usize,
+) -> Result<Vec<EventId>, StoreError> {
+    let mut newest: HashMap<EventId, (u64, EventId, bool)> = HashMap::new();
+    for (t, id) in reader.author_items(me, &[Kind::Membership], 0, u64::MAX)? {
+        let Some(e) = reader.get(&id)? else { continue };
+        let (Some(c), Payload::Membership(m)) = (e.event_ref(Rel::Community), e.payload()) else {
+            continue;
+        };
+        let joined = m.action == kith_protocol::kinds::MembershipAction::Join;
+        let slot = newest.entry(c).or_insert((t, id, joined));
+        if (t, id) > (slot.0, slot.1) {
+            *slot = (t, id, joined);
+        }
+    }
+    let mut joined: Vec<(u64, EventId)> = newest
+        .into_iter()
+        .filter(|(_, (_, _, j))| *j)
+        .map(|(c, (t, _, _))| (t, c))
+        .collect();
+    joined.sort_by(|a, b| b.cmp(a));
+    joined.truncate(limit);
+    Ok(joined.into_iter().map(|(_, c)| c).collect())
+}
+
+fn communities(
+    reader: &Reader,
+    viewer: &Viewer<'_>,
+    limits: &Limits,
+    now_ms: u64,
+) -> Result<Vec<Candidate>, StoreError> {
+    let since = now_ms.saturating_sub(DISCOVERY_WINDOW_MS);
+    let mut out = Vec::new();
+    for community in joined_communities(reader, &viewer.me, limits.communities)? {
+        let name = match reader.get(&community)?.as_ref().map(Event::payload) {
+            Some(Payload::Community(c)) => c.name.clone(),
+            _ => String::new(),
+        };
+        let mut items =
+            reader.community_items(&community, &[Kind::Post, Kind::Quote], since, u64::MAX)?;
+        items.sort_by_key(|(t, id, _)| std::cmp::Reverse((*t, *id)));
+        items.truncate(limits.community_posts);
+        for (_, id, _) in items {
+            out.extend(candidate(
+                reader,
+                &id,
+                Source::Community {
+                    community,
+                    name: name.clone(),
+                },
+            )?);
+        }
     }
     Ok(out)
 }
@@ -906,6 +982,12 @@ impl Source {
             }
             (Source::Newcomer { .. }, Lang::En) => {
                 format!("New on Kith: {who} just started posting")
+            }
+            (Source::Community { name, .. }, Lang::En) => {
+                format!("Posted by {who} in {name}, a community you joined")
+            }
+            (Source::Community { name, .. }, Lang::Es) => {
+                format!("Publicado por {who} en {name}, una comunidad a la que te uniste")
             }
             (Source::Newcomer { .. }, Lang::Es) => {
                 format!("Nuevo en Kith: {who} acaba de empezar a publicar")

@@ -326,11 +326,12 @@ impl IngestStats {
     }
 }
 
-/// A request to fetch an event by id, from a peer that probably has it.
+/// A request to fetch what an event waits for, from a peer that probably
+/// has it: an event by id, or the delegations an author made.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchRequest {
-    /// The event.
-    pub id: EventId,
+    /// What is missing.
+    pub want: Dependency,
     /// Who to ask first.
     pub hint: Option<PeerId>,
 }
@@ -579,12 +580,13 @@ impl Pipeline {
                             w.insert(event.id());
                         }
                     }
-                    if let Dependency::Event(id) = waiting_for {
-                        let _ = self.fetch.send(FetchRequest {
-                            id: *id,
-                            hint: job.origin.peer(),
-                        });
-                    }
+                    // A delegated event from someone this node does not
+                    // follow waits for the author's delegation, which only
+                    // a sync of their delegations brings.
+                    let _ = self.fetch.send(FetchRequest {
+                        want: *waiting_for,
+                        hint: job.origin.peer(),
+                    });
                     MessageAcceptance::Accept
                 }
                 IngestOutcome::Rejected(e) => {
@@ -636,7 +638,10 @@ impl Pipeline {
                 continue;
             }
             stats.bump("fetch_requested");
-            let _ = self.fetch.send(FetchRequest { id, hint });
+            let _ = self.fetch.send(FetchRequest {
+                want: Dependency::Event(id),
+                hint,
+            });
         }
     }
 

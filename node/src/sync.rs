@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures::{AsyncWriteExt, StreamExt};
 use kith_protocol::{EventId, Kind, PublicKey, RefTarget, Rel, Unverified};
-use kith_storage::Store;
+use kith_storage::{Dependency, Store};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use rust_ipfs::{Ipfs, PeerId, StreamProtocol};
 use tokio::sync::mpsc;
@@ -622,9 +622,38 @@ pub(crate) async fn fetcher(
         let mut by_peer: std::collections::HashMap<Option<PeerId>, Vec<EventId>> =
             Default::default();
         for r in batch.drain(..) {
-            if let std::collections::hash_map::Entry::Vacant(slot) = asked.entry(*r.id.digest()) {
-                slot.insert(now);
-                by_peer.entry(r.hint).or_default().push(r.id);
+            let key = match r.want {
+                Dependency::Event(id) => *id.digest(),
+                Dependency::Delegation { author, .. } => *author.as_bytes(),
+            };
+            let std::collections::hash_map::Entry::Vacant(slot) = asked.entry(key) else {
+                continue;
+            };
+            slot.insert(now);
+            match r.want {
+                Dependency::Event(id) => by_peer.entry(r.hint).or_default().push(id),
+                Dependency::Delegation { author, .. } => {
+                    let peer = match r.hint {
+                        Some(p) => Some(p),
+                        None => ipfs.connected().await.unwrap_or_default().first().copied(),
+                    };
+                    let Some(peer) = peer.filter(|p| !peers.is_banned(p)) else {
+                        continue;
+                    };
+                    let (ipfs, store, ingest) = (ipfs.clone(), store.clone(), ingest.clone());
+                    tokio::spawn(async move {
+                        let scope = Scope {
+                            authors: vec![author],
+                            kinds: vec![Kind::Delegation, Kind::Revocation],
+                            community: None,
+                            since: 0,
+                            until: u64::MAX,
+                        };
+                        if let Err(e) = sync_with(&ipfs, &store, &ingest, peer, scope).await {
+                            tracing::debug!(%peer, error = %e, "fetching delegations failed");
+                        }
+                    });
+                }
             }
         }
         for (hint, ids) in by_peer {

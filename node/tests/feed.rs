@@ -437,3 +437,101 @@ fn inject_puts_a_newcomer_at_every_tenth_place() {
             .all(|(i, r)| (i + 1) % 10 == 0 || !nk.contains(&r.author))
     );
 }
+
+/// Posts in communities the person joined are candidates, explained by the
+/// community; a community the person left brings nothing.
+#[test]
+fn joined_communities_bring_their_posts() {
+    use kith_node::protocol::kinds::{Community, Membership, MembershipAction, Visibility};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let now = kith_node::now_ms();
+    let (me, owner, xime, yago) = (key(1), key(2), key(3), key(4));
+    let community = |name: &str, at: u64| {
+        UnsignedEvent::new(
+            owner.public(),
+            at,
+            Community {
+                name: name.into(),
+                description: String::new(),
+                rules: Vec::new(),
+                avatar: None,
+                visibility: Visibility::Open,
+                currency: None,
+            },
+        )
+        .sign(&owner)
+        .unwrap()
+    };
+    let membership = |c: &Event, action: MembershipAction, at: u64| {
+        UnsignedEvent::new(me.public(), at, Membership { action })
+            .ref_event(Rel::Community, c.id())
+            .sign(&me)
+            .unwrap()
+    };
+    let in_community = |k: &Keypair, c: &Event, at: u64, text: &str| {
+        UnsignedEvent::new(
+            k.public(),
+            at,
+            Post {
+                content: Content::text(text),
+            },
+        )
+        .ref_event(Rel::Community, c.id())
+        .sign(k)
+        .unwrap()
+    };
+    let huerta = community("Huerta Norte", now - 10 * DAY);
+    let left = community("Old club", now - 10 * DAY);
+    let kept = in_community(&xime, &huerta, now - HOUR, "semillas para compartir");
+    let gone = in_community(&yago, &left, now - HOUR, "nobody here");
+    let events = vec![
+        huerta.clone(),
+        left.clone(),
+        membership(&huerta, MembershipAction::Join, now - 5 * DAY),
+        membership(&left, MembershipAction::Join, now - 5 * DAY),
+        membership(&left, MembershipAction::Leave, now - 2 * DAY),
+        kept.clone(),
+        gone.clone(),
+    ];
+    for o in store.ingest_blocking(events).unwrap() {
+        assert!(matches!(o, IngestOutcome::Stored { .. }), "{o:?}");
+    }
+    let reader = store.reader();
+    assert_eq!(
+        feed::joined_communities(reader, &me.public(), 50).unwrap(),
+        vec![huerta.id()]
+    );
+    let visible: HashSet<PublicKey> = [me.public()].into();
+    let hidden = HashSet::new();
+    let ranked = feed::rank(
+        reader,
+        Viewer {
+            me: me.public(),
+            visible: &visible,
+            hidden: &hidden,
+            muted_words: &[],
+        },
+        &Weights::default(),
+        &Limits::default(),
+        now,
+    )
+    .unwrap();
+    let item = ranked
+        .iter()
+        .find(|r| r.id == kept.id())
+        .expect("the community post");
+    assert_eq!(
+        item.source,
+        Source::Community {
+            community: huerta.id(),
+            name: "Huerta Norte".into()
+        }
+    );
+    assert_eq!(
+        item.source
+            .explain(Lang::Es, &xime.public(), &|_| "Xime".to_string()),
+        "Publicado por Xime en Huerta Norte, una comunidad a la que te uniste"
+    );
+    assert!(ranked.iter().all(|r| r.id != gone.id()), "a left community");
+}

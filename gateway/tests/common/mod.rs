@@ -586,7 +586,12 @@ impl Live {
                 .iter()
                 .filter(|(sub, id)| {
                     !seen.iter().any(|m| {
-                        m["type"] == "event" && m["sub"] == *sub && m["event"]["id"] == *id
+                        // An event frame carries the event; a notification
+                        // frame, the group whose latest event it is.
+                        m["sub"] == *sub
+                            && ((m["type"] == "event" && m["event"]["id"] == *id)
+                                || (m["type"] == "notification"
+                                    && m["group"]["latest_event"] == *id))
                     })
                 })
                 .collect();
