@@ -8,20 +8,17 @@
 //! for (`/me/stats`, or `/identities/{key}/stats` with that identity's
 //! token); everyone else gets the report without the `story_views` field.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use kith_node::analytics::{self, Day, Report, TopPost, Totals};
 use kith_node::feed::Lang;
 use kith_node::protocol::PublicKey;
 use kith_node::suggest::{self, Person, Reason};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::ApiQuery;
+use crate::api::{ApiQuery, blocking, parse_key};
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::server::AppState;
@@ -34,31 +31,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(suggestions))
         .routes(routes!(my_stats))
         .routes(routes!(identity_stats))
-}
-
-/// Runs store reads on the blocking pool under the gateway's work permits
-/// (the same policy as the other reads: 503 `overloaded` after 2 s).
-async fn blocking<T: Send + 'static>(
-    work: Arc<Semaphore>,
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    let permit = tokio::time::timeout(std::time::Duration::from_secs(2), work.acquire_owned())
-        .await
-        .map_err(|_| ApiError::overloaded())?
-        .map_err(|_| ApiError::overloaded())?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
-fn parse_key(text: &str) -> ApiResult<PublicKey> {
-    text.parse().map_err(|e: kith_node::protocol::KeyError| {
-        ApiError::bad_request(e.code(), format!("`{text}` is not a Kith identity: {e}"))
-            .with_details(serde_json::json!({ "field": "key" }))
-    })
 }
 
 // ------------------------------------------------------------ suggestions

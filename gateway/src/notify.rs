@@ -9,18 +9,16 @@
 //! live stream reads them on every push.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use kith_node::notify::{self, GroupId, ListQuery, NotificationType, NotifyError};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::ApiQuery;
+use crate::api::{ApiQuery, blocking};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
@@ -43,24 +41,6 @@ impl From<NotifyError> for ApiError {
             other => ApiError::internal(other),
         }
     }
-}
-
-/// Runs notification reads and writes on the blocking pool, within the
-/// gateway's permits (503 `overloaded` when none frees up in time).
-async fn blocking<T: Send + 'static>(
-    work: Arc<Semaphore>,
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    let permit = tokio::time::timeout(std::time::Duration::from_secs(2), work.acquire_owned())
-        .await
-        .map_err(|_| ApiError::overloaded())?
-        .map_err(|_| ApiError::overloaded())?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(ApiError::internal)?
 }
 
 /// Which notifications.
