@@ -1,213 +1,12 @@
 //! The real `kith` binary driving a real node (`kith up`, another process)
 //! through its gateway, as a person or a script would.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-use kith_node::protocol::{EventId, Keypair, PublicKey};
+use common::*;
+
+use kith_node::protocol::{EventId, Keypair};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kith");
-/// Longest wait for a node to start or stop.
-const PATIENCE: Duration = Duration::from_secs(90);
-
-/// A `kith` command with the environment cleared of anything that would
-/// change what it does, in the language `lang`.
-fn kith_cmd(dir: &Path, lang: &str) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .env_remove("KITH_NODE")
-        .env_remove("KITH_TOKEN")
-        .env_remove("KITH_DATA_DIR")
-        .env_remove("KITH_LANG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", lang);
-    cmd
-}
-
-/// A node run by `kith up` in its own data dir; stopped with SIGTERM when
-/// dropped, killed if it does not stop.
-struct Node {
-    dir: tempfile::TempDir,
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    url: String,
-    identity: String,
-}
-
-impl Node {
-    fn start() -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = kith_cmd(dir.path(), "C")
-            .args([
-                "up",
-                "--no-mdns",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--gateway",
-                "127.0.0.1:0",
-                "--json",
-            ])
-            .env("KITH_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut node = Node {
-            dir,
-            child,
-            lines,
-            url: String::new(),
-            identity: String::new(),
-        };
-        let first = node.lines.recv_timeout(PATIENCE).expect("the node starts");
-        let started: Value = serde_json::from_str(&first).unwrap();
-        assert_eq!(started["event"], "started", "{first}");
-        node.url = started["gateway"].as_str().unwrap().to_string();
-        node.identity = started["identity"].as_str().unwrap().to_string();
-        node
-    }
-
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs `kith ARGS` against this node (found through its data dir), in English.
-    fn kith(&self, args: &[&str]) -> Output {
-        self.kith_in("C", args)
-    }
-
-    fn kith_in(&self, lang: &str, args: &[&str]) -> Output {
-        kith_cmd(self.dir(), lang).args(args).output().unwrap()
-    }
-
-    /// Runs `kith ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        ok(&self.kith(args), args)
-    }
-
-    /// Runs `kith --json ARGS`, which must succeed and print exactly one
-    /// JSON document and nothing else.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.kith(&all);
-        let text = ok(&out, &all);
-        assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
-    /// SIGTERM, then the lines it printed until it stopped. The data dir
-    /// stays until the value is dropped.
-    fn stop(&mut self) -> Vec<String> {
-        self.terminate();
-        let status = self.wait();
-        assert!(status.is_some_and(|s| s.success()), "{status:?}");
-        let mut rest = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            rest.push(line);
-        }
-        rest
-    }
-
-    fn terminate(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-    }
-
-    fn wait(&mut self) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.terminate();
-            if self.wait().is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn ok(out: &Output, args: &[&str]) -> String {
-    assert!(
-        out.status.success(),
-        "kith {args:?}: {:?}\n{}",
-        out.status,
-        stderr(out)
-    );
-    stdout(out)
-}
-
-/// The short form people see for an identity.
-fn short(key: &str) -> String {
-    key.parse::<PublicKey>().unwrap().short()
-}
-
-/// A hosted account on the node, registered through the HTTP API:
-/// (session token, identity).
-fn register(url: &str, username: &str) -> (String, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{url}/api/v1/accounts"))
-            .json(&json!({ "username": username, "password": "correct horse battery" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let session: Value = response.json().await.unwrap();
-        (
-            session["token"].as_str().unwrap().to_string(),
-            session["identity"].as_str().unwrap().to_string(),
-        )
-    })
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect()
-}
 
 /// Post, show, reply, thread, timeline and home, in text and `--json`;
 /// `kith up` writes gateway.url while it runs and removes it when it stops.
@@ -444,15 +243,10 @@ fn ranked_home_explains_itself() {
 
     // Search: Bob's post by its hashtag (the index commits within a
     // second).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let found = loop {
-        let found = node.ok(&["search", "kith"]);
-        if found.contains("#kith hola") || Instant::now() > deadline {
-            break found;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(found.contains("#kith hola"), "{found}");
+    eventually("the search index has Bob's post", || {
+        node.ok(&["search", "kith"]).contains("#kith hola")
+    });
+    let found = node.ok(&["search", "kith"]);
     assert!(found.starts_with("#kith · 1 post"), "{found}");
     assert_eq!(
         node.json(&["search", "hola"])["posts"][0]["id"],
