@@ -375,11 +375,12 @@ impl Default for Limits {
     }
 }
 
-/// What the person engaged with in the interest window.
+/// What the person engaged with in the interest window (also what people
+/// suggestions read their hashtags from).
 #[derive(Debug, Default)]
-struct Interests {
+pub(crate) struct Interests {
     /// Per hashtag, engagements by action.
-    tags: HashMap<String, [u32; 3]>,
+    pub(crate) tags: HashMap<String, [u32; 3]>,
     /// Per author, engagements.
     authors: HashMap<PublicKey, u32>,
     /// Engagements by the target's media class.
@@ -389,7 +390,14 @@ struct Interests {
 }
 
 impl Interests {
-    fn read(reader: &Reader, me: &PublicKey, since: u64, limit: usize) -> Result<Self, StoreError> {
+    /// The person's newest `limit` reactions, replies, reposts and quotes
+    /// since `since`, by what they engaged with (their own events aside).
+    pub(crate) fn read(
+        reader: &Reader,
+        me: &PublicKey,
+        since: u64,
+        limit: usize,
+    ) -> Result<Self, StoreError> {
         let mut out = Interests::default();
         let mine = reader.author_recent(
             me,

@@ -26,11 +26,11 @@
 use std::collections::{HashMap, HashSet};
 
 use kith_protocol::kinds::Payload;
-use kith_protocol::{Kind, PublicKey, Rel};
+use kith_protocol::PublicKey;
 use kith_storage::{Reader, StoreError};
 use serde::Serialize;
 
-use crate::feed::{Action, Lang};
+use crate::feed::{Action, Interests, Lang};
 
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
@@ -116,43 +116,6 @@ pub struct Suggestion {
     pub reasons: Vec<Reason>,
 }
 
-/// What the person engaged with: per hashtag, interactions by action.
-fn interests(
-    reader: &Reader,
-    me: &PublicKey,
-    since: u64,
-    limit: usize,
-) -> Result<HashMap<String, [u32; 3]>, StoreError> {
-    let mut tags: HashMap<String, [u32; 3]> = HashMap::new();
-    let mine = reader.author_recent(
-        me,
-        &[Kind::Reaction, Kind::Reply, Kind::Repost, Kind::Quote],
-        since,
-        limit,
-    )?;
-    for (_, id) in mine {
-        let Some(e) = reader.get(&id)? else { continue };
-        let (action, rel) = match e.kind() {
-            Kind::Reaction => (Action::Reacted, Rel::Target),
-            Kind::Reply => (Action::Replied, Rel::Parent),
-            _ => (Action::Reposted, Rel::Target),
-        };
-        let Some(target) = e.event_ref(rel) else {
-            continue;
-        };
-        let Some(t) = reader.get(&target)? else {
-            continue;
-        };
-        if t.author() == *me {
-            continue;
-        }
-        for tag in t.payload().tags() {
-            tags.entry(tag.clone()).or_default()[action as usize] += 1;
-        }
-    }
-    Ok(tags)
-}
-
 /// A stable, person-specific order of keys, to sample from.
 fn sample_order(me: &PublicKey, k: &PublicKey) -> [u8; 32] {
     use sha2::{Digest, Sha256};
@@ -209,12 +172,13 @@ pub fn suggest(
     }
 
     // Authors posting with the hashtags the person engages with.
-    let mut tags: Vec<(String, [u32; 3])> = interests(
+    let mut tags: Vec<(String, [u32; 3])> = Interests::read(
         reader,
         &me,
         now_ms.saturating_sub(INTEREST_WINDOW_MS),
         limits.interactions,
     )?
+    .tags
     .into_iter()
     .collect();
     tags.sort_by(|a, b| {
