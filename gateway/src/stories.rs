@@ -148,9 +148,9 @@ async fn tray(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::
                 stories: t
                     .stories
                     .iter()
-                    .map(|e| TrayStory {
+                    .map(|(e, seen)| TrayStory {
                         event: EventView::of(e),
-                        seen: accounts.story_seen(&me, &e.id()).unwrap_or(false),
+                        seen: *seen,
                     })
                     .collect(),
             })

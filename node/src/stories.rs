@@ -32,8 +32,9 @@ pub fn expired(event: &Event, now_ms: u64) -> bool {
 pub struct TrayEntry {
     /// Whose stories.
     pub author: PublicKey,
-    /// Live stories, oldest first (the order they are watched in).
-    pub stories: Vec<Event>,
+    /// Live stories, oldest first (the order they are watched in), each
+    /// with whether the viewer has seen it.
+    pub stories: Vec<(Event, bool)>,
     /// How many of them the viewer has not seen.
     pub unseen: usize,
     /// Creation time of the newest.
@@ -57,8 +58,15 @@ pub fn tray(
         .into_iter()
         .map(|(author, mut stories)| {
             stories.sort_by_key(|e| (e.created_at(), e.id()));
-            let unseen = stories.iter().filter(|e| !seen(&e.id())).count();
             let latest = stories.last().map_or(0, Event::created_at);
+            let stories: Vec<(Event, bool)> = stories
+                .into_iter()
+                .map(|e| {
+                    let was_seen = seen(&e.id());
+                    (e, was_seen)
+                })
+                .collect();
+            let unseen = stories.iter().filter(|(_, s)| !s).count();
             TrayEntry {
                 author,
                 stories,

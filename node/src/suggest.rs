@@ -25,8 +25,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use kith_protocol::kinds::Payload;
 use kith_protocol::PublicKey;
+use kith_protocol::kinds::Payload;
 use kith_storage::{Reader, StoreError};
 use serde::Serialize;
 
