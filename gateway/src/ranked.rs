@@ -253,7 +253,34 @@ pub(crate) fn page(
         })
         .collect();
     let next = (end < snapshot.items.len()).then(|| format!("r{id:016x}.{end}"));
+    if next.is_some() {
+        prefetch(state.clone(), snapshot, end, limit, me);
+    }
     Ok(views::page_body(&items, next.as_deref(), seq))
+}
+
+/// Reads the page after `offset` in the background, so that the reader
+/// scrolling on finds its events rendered and its counts' pages in the
+/// store's cache: a following page then costs what a warm read does, even
+/// when those items were never read since the node started.
+fn prefetch(state: AppState, snapshot: Arc<Snapshot>, offset: usize, limit: usize, me: PublicKey) {
+    tokio::task::spawn_blocking(move || {
+        let reader = state.node.store().reader();
+        let end = (offset + limit).min(snapshot.items.len());
+        let ids: Vec<_> = snapshot
+            .items
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        for id in &ids {
+            if state.views.event_by_id(&reader, id).is_err() {
+                return;
+            }
+        }
+        let _ = reader.stats(&ids, Some(&me));
+    });
 }
 
 /// The caller's muted words.
