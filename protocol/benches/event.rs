@@ -41,6 +41,8 @@ fn image(n: u8) -> MediaDescriptor {
         duration_ms: None,
         thumbs: vec![cid(n.wrapping_add(1))],
         alt: Some("Luna, una perrita blanca con una mancha marrón, en el parque".into()),
+        renditions: vec![],
+        waveform: None,
     }
 }
 

@@ -36,7 +36,7 @@ use kith_protocol::kinds::{
     Revocation, Role, RoleGrant, RoleRevoke, Rsvp, RsvpStatus, Story, StoryView, TradeState,
     TradeUpdate, Transfer, Unfollow, Visibility, Vote,
 };
-use kith_protocol::media::MediaDescriptor;
+use kith_protocol::media::{MediaDescriptor, Rendition};
 use kith_protocol::{
     DEFAULT_MAX_FUTURE_SKEW_MS, Event, EventError, EventId, KeyError, Keypair, Kind, Payload,
     PublicKey, Rel, UnsignedEvent, Unverified, seal_unchecked,
@@ -166,6 +166,8 @@ fn image(label: &str, mime: &str, (w, h): (u32, u32), size: u64, alt: &str) -> M
         duration_ms: None,
         thumbs: vec![media_cid(0x55, &format!("{label}#thumb-320"))],
         alt: Some(alt.into()),
+        renditions: vec![],
+        waveform: None,
     }
 }
 
@@ -188,6 +190,14 @@ fn video(
             media_cid(0x55, &format!("{label}#thumb-480")),
         ],
         alt: Some(alt.into()),
+        renditions: vec![Rendition {
+            cid: media_cid(0x70, &format!("{label}#480p")),
+            mime: "video/mp4".into(),
+            size: size / 4,
+            width: Some(w * 480 / h),
+            height: Some(480),
+        }],
+        waveform: None,
     }
 }
 
@@ -201,6 +211,8 @@ fn audio(label: &str, size: u64, duration_ms: u64) -> MediaDescriptor {
         duration_ms: Some(duration_ms),
         thumbs: vec![],
         alt: None,
+        renditions: vec![],
+        waveform: Some((0..64u32).map(|i| ((i * 37) % 256) as u8).collect()),
     }
 }
 
@@ -1125,7 +1137,7 @@ fn valid_vectors(g: &mut Gen) -> World {
     );
     g.valid(
         "post-video-only",
-        "A post with a video (dag-pb CID, duration, two thumbnails) and no text.",
+        "A post with a video (dag-pb CID, duration, two thumbnails, a 480p rendition) and no text.",
         ANA,
         UnsignedEvent::new(
             ana,
@@ -1145,8 +1157,34 @@ fn valid_vectors(g: &mut Gen) -> World {
         ),
     );
     g.valid(
+        "post-video-unprocessed",
+        "A post with a video its node could not read (no ffmpeg): no duration, dimensions or thumbnails.",
+        ANA,
+        UnsignedEvent::new(
+            ana,
+            T0 + 3 * HOUR + 1,
+            Post {
+                content: Content {
+                    media: vec![MediaDescriptor {
+                        cid: media_cid(0x70, "refugio/sin-procesar.webm"),
+                        mime: "video/webm".into(),
+                        size: 1_234_567,
+                        width: None,
+                        height: None,
+                        duration_ms: None,
+                        thumbs: vec![],
+                        alt: None,
+                        renditions: vec![],
+                        waveform: None,
+                    }],
+                    ..Content::default()
+                },
+            },
+        ),
+    );
+    g.valid(
         "post-voice-note",
-        "A post with an audio clip (no width or height, a duration) and a caption.",
+        "A post with an audio clip (no width or height, a duration, a 64-slice waveform) and a caption.",
         BEN,
         UnsignedEvent::new(
             ben,
@@ -3352,10 +3390,60 @@ fn rule_vectors(g: &mut Gen, w: &World) {
             },
         ),
         (
-            "video-without-duration",
-            "A video without a duration.",
+            "video-with-one-dimension",
+            "A video with a width but no height.",
             MediaDescriptor {
                 mime: "video/mp4".into(),
+                height: None,
+                ..base.clone()
+            },
+        ),
+        (
+            "image-with-waveform",
+            "An image with a waveform: only audio has one.",
+            MediaDescriptor {
+                waveform: Some(vec![1, 2, 3]),
+                ..base.clone()
+            },
+        ),
+        (
+            "audio-empty-waveform",
+            "Audio with a waveform of no slices.",
+            MediaDescriptor {
+                mime: "audio/ogg".into(),
+                width: None,
+                height: None,
+                waveform: Some(vec![]),
+                ..base.clone()
+            },
+        ),
+        (
+            "rendition-other-class",
+            "An image whose rendition is a video.",
+            MediaDescriptor {
+                renditions: vec![Rendition {
+                    cid: media_cid(0x55, "z.mp4"),
+                    mime: "video/mp4".into(),
+                    size: 10,
+                    width: Some(8),
+                    height: Some(6),
+                }],
+                ..base.clone()
+            },
+        ),
+        (
+            "five-renditions",
+            "An image with five renditions (at most four).",
+            MediaDescriptor {
+                renditions: (0..5)
+                    .map(|i| Rendition {
+                        cid: media_cid(0x55, &format!("z-{i}.webp")),
+                        mime: "image/webp".into(),
+                        size: 10,
+                        width: Some(8),
+                        height: Some(6),
+                    })
+                    .collect(),
                 ..base.clone()
             },
         ),

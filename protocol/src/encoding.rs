@@ -107,6 +107,25 @@ pub(crate) mod byte_buf {
         }
         d.deserialize_byte_buf(V(PhantomData))
     }
+
+    /// The same for `Option<Vec<u8>>` fields (absent when `None`).
+    pub(crate) mod option {
+        pub(crate) fn serialize<S: serde::Serializer>(
+            v: &Option<Vec<u8>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(bytes) => super::serialize(bytes, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Vec<u8>>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
 }
 
 /// Serde helpers for CIDs: a CBOR link on the wire, the CID's text form in

@@ -33,6 +33,8 @@ fn image(n: u8) -> MediaDescriptor {
             Multihash::<64>::wrap(0x12, &[n ^ 1; 32]).unwrap(),
         )],
         alt: Some("una foto".into()),
+        renditions: vec![],
+        waveform: None,
     }
 }
 

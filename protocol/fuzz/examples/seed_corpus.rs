@@ -49,6 +49,8 @@ fn image(n: u8) -> MediaDescriptor {
         duration_ms: None,
         thumbs: vec![cid(0x55, n ^ 0xff)],
         alt: Some("Luna en el parque 🐶".into()),
+        renditions: vec![],
+        waveform: None,
     }
 }
 
@@ -62,6 +64,8 @@ fn clip(n: u8) -> MediaDescriptor {
         duration_ms: Some(15_000),
         thumbs: vec![],
         alt: None,
+        renditions: vec![],
+        waveform: None,
     }
 }
 
@@ -75,6 +79,8 @@ fn voice(n: u8) -> MediaDescriptor {
         duration_ms: Some(8_500),
         thumbs: vec![],
         alt: None,
+        renditions: vec![],
+        waveform: None,
     }
 }
 
