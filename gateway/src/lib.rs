@@ -24,6 +24,7 @@ mod discover;
 pub mod error;
 pub mod json;
 mod live;
+mod media;
 mod metrics;
 mod notify;
 mod ranked;

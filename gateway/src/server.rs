@@ -304,6 +304,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(crate::stories::routes())
         .merge(crate::notify::routes())
         .merge(crate::discover::routes())
+        .merge(crate::media::routes())
         .split_for_parts();
     describe_responses(&mut doc);
     (router.with_state(state), doc)
@@ -352,6 +353,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(crate::stories::routes())
         .merge(crate::notify::routes())
         .merge(crate::discover::routes())
+        .merge(crate::media::routes())
         .split_for_parts();
     describe_responses(&mut doc);
     doc

@@ -24,6 +24,15 @@
 //! cache_mb = 256
 //! flush_ms = 5
 //!
+//! [media]
+//! image_max_mb = 20       # upload limits per class
+//! audio_max_mb = 50
+//! video_max_mb = 500
+//! ffmpeg = "ffmpeg"       # video/audio processing; without it originals are kept as they are
+//! ffprobe = "ffprobe"
+//! pin_followed = false    # also keep the media of followed accounts…
+//! followed_quota_mb = 2048 # …within this much disk
+//!
 //! [log]
 //! format = "human"        # or "json"
 //! filter = "info"         # tracing env-filter syntax
@@ -221,6 +230,51 @@ impl Default for GatewaySection {
     }
 }
 
+/// Media section: what uploads may be, how they are processed, what is
+/// pinned.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSection {
+    /// Largest image upload, MB (10^6 bytes).
+    pub image_max_mb: u64,
+    /// Largest audio upload, MB.
+    pub audio_max_mb: u64,
+    /// Largest video upload, MB.
+    pub video_max_mb: u64,
+    /// The ffmpeg program (a name on `PATH` or a path).
+    pub ffmpeg: PathBuf,
+    /// The ffprobe program.
+    pub ffprobe: PathBuf,
+    /// Longest one processing step (a video rendition) may run, seconds.
+    pub process_timeout_secs: u64,
+    /// Uploads waiting for processing before new ones are refused.
+    pub queue: usize,
+    /// Also keep (pin) the media of accounts this node's people follow.
+    pub pin_followed: bool,
+    /// Disk the media of followed accounts may use, MB; the oldest pins go
+    /// first beyond it.
+    pub followed_quota_mb: u64,
+    /// How long fetching a missing file from peers may take, seconds.
+    pub fetch_timeout_secs: u64,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            image_max_mb: 20,
+            audio_max_mb: 50,
+            video_max_mb: 500,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            process_timeout_secs: 600,
+            queue: 64,
+            pin_followed: false,
+            followed_quota_mb: 2_048,
+            fetch_timeout_secs: 60,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -265,6 +319,8 @@ pub struct Config {
     pub store: StoreSection,
     /// The HTTP gateway.
     pub gateway: GatewaySection,
+    /// Media uploads, processing and pinning.
+    pub media: MediaSection,
     /// Logging.
     pub log: LogSection,
 }

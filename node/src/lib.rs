@@ -27,6 +27,7 @@ pub mod data_dir;
 pub mod feed;
 pub mod identity;
 pub mod ingest;
+pub mod media;
 pub mod net;
 pub mod node;
 pub mod notify;

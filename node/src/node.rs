@@ -38,6 +38,7 @@ pub struct Node {
     peers: Arc<Peers>,
     trending: Arc<Trending>,
     notifications: Arc<Notifications>,
+    media: crate::media::Media,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -129,6 +130,9 @@ impl Node {
             )
         };
 
+        let media =
+            crate::media::Media::start(data_dir, network.ipfs.clone(), &config.media).await?;
+
         let mut node = Node {
             data_dir: data_dir.to_path_buf(),
             identity,
@@ -142,6 +146,7 @@ impl Node {
             peers,
             trending: Arc::new(Trending::new()),
             notifications,
+            media,
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -181,6 +186,15 @@ impl Node {
             node.store.clone(),
             node.notifications.clone(),
         )));
+        node.tasks
+            .push(tokio::spawn(node.media.clone().run_worker()));
+        if config.media.pin_followed {
+            node.tasks.push(tokio::spawn(pin_followed_loop(
+                node.store.clone(),
+                node.interest.clone(),
+                node.media.clone(),
+            )));
+        }
         tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
         Ok(node)
     }
@@ -553,6 +567,11 @@ impl Node {
         &self.gossip
     }
 
+    /// The media service (uploads, processing, pins, reading files).
+    pub fn media(&self) -> &crate::media::Media {
+        &self.media
+    }
+
     /// The rust-ipfs handle.
     pub fn ipfs(&self) -> &Ipfs {
         &self.ipfs
@@ -622,6 +641,42 @@ impl Node {
 
 /// Keeps the trending index: first the last two days from the store, then
 /// each accepted event; forgets old uses hourly.
+/// The `pin_followed` policy: every media file in events (posts, stories,
+/// profiles, listings…) by people this node's identities follow are fetched and pinned
+/// as they arrive (one at a time; the media service keeps to the quota).
+async fn pin_followed_loop(
+    store: Store,
+    interest: Arc<RwLock<Interest>>,
+    media: crate::media::Media,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut feed = store.subscribe();
+    loop {
+        let event = match feed.recv().await {
+            Ok(s) => s.event,
+            Err(RecvError::Lagged(n)) => {
+                tracing::debug!(missed = n, "media pinning lagged");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let author = event.author();
+        let followed = {
+            let i = interest.read().unwrap_or_else(PoisonError::into_inner);
+            !i.is_local(&author) && i.authors().contains(&author)
+        };
+        if !followed {
+            continue;
+        }
+        let items: Vec<_> = event.payload().media().into_iter().cloned().collect();
+        for m in items {
+            if let Err(e) = media.pin_followed(&m, &author).await {
+                tracing::debug!(cid = %m.cid, error = %e, "could not pin a followed account's media");
+            }
+        }
+    }
+}
+
 async fn trending_loop(store: Store, trending: Arc<Trending>) {
     use tokio::sync::broadcast::error::RecvError;
     // Subscribed before the store is read, so nothing falls in between (an

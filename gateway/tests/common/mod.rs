@@ -52,9 +52,14 @@ impl TestNode {
     /// Starts a node (sync every `sync_secs`, 0 for on-connect only) and its
     /// gateway, with `tweak` applied to the gateway section.
     pub async fn start(sync_secs: u64, tweak: impl FnOnce(&mut GatewaySection)) -> TestNode {
+        TestNode::start_with(sync_secs, |c| tweak(&mut c.gateway)).await
+    }
+
+    /// As [`TestNode::start`], with `tweak` applied to the whole config.
+    pub async fn start_with(sync_secs: u64, tweak: impl FnOnce(&mut Config)) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(sync_secs);
-        tweak(&mut config.gateway);
+        tweak(&mut config);
         let node = Box::pin(Node::start(
             dir.path(),
             &config,

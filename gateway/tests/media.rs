@@ -1,0 +1,414 @@
+//! Media end to end: two nodes on loopback. A's account uploads a 50 MB
+//! video and a photo with GPS tags, posts them; B receives the post by
+//! gossip, fetches the files from A over bitswap and serves them through its
+//! own gateway, a Range in the middle of the video included; the bytes
+//! match. Bad uploads are refused with clear errors and leave nothing
+//! behind. Needs ffmpeg (tests/run installs it).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TestNode, eventually};
+use serde_json::{Value, json};
+
+/// A JPEG made by ffmpeg, with an EXIF segment holding a GPS latitude
+/// inserted after its start marker.
+fn photo_with_gps(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("photo.jpg");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=640x480",
+        "-frames:v",
+        "1",
+        path.to_str().unwrap(),
+    ]);
+    let jpeg = std::fs::read(&path).unwrap();
+    // TIFF, little-endian: IFD0 with a GPS pointer; the GPS IFD with
+    // GPSLatitudeRef = "N".
+    let mut tiff = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    tiff.extend([1, 0, 0x25, 0x88, 4, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0]);
+    tiff.extend([1, 0, 1, 0, 2, 0, 2, 0, 0, 0, b'N', 0, 0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let len = (app1.len() + 2) as u16;
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xff, 0xe1]);
+    out.extend(len.to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-nostdin"])
+        .args(args)
+        .status()
+        .expect("ffmpeg runs (tests/run installs it)");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// About 50 MB of H.264 (lossless noise, so it does not compress) with AAC.
+fn video(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "nullsrc=s=640x360:r=25,geq=lum='random(1)*255':cb=128:cr=128",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "5.6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::read(&path).unwrap()
+}
+
+async fn upload(n: &TestNode, token: &str, bytes: Vec<u8>) -> common::Resp {
+    n.http
+        .send_raw(
+            "POST",
+            "/api/v1/media",
+            Some(token),
+            Some("application/octet-stream"),
+            bytes,
+        )
+        .await
+}
+
+/// Polls an upload until processing ends; its view.
+async fn ready(n: &TestNode, cid: &str) -> Value {
+    let mut last = Value::Null;
+    eventually(Duration::from_secs(120), "processing ends", || {
+        let http = n.http.clone();
+        let cid = cid.to_string();
+        async move {
+            let r = http.get(&format!("/api/v1/media/{cid}"), None).await;
+            r.body["status"] == "ready" || r.body["status"] == "failed"
+        }
+    })
+    .await;
+    let r = n
+        .http
+        .get(&format!("/api/v1/media/{cid}"), None)
+        .await
+        .expect(200);
+    last.clone_from(&r.body);
+    last
+}
+
+async fn bytes(
+    client: &reqwest::Client,
+    url: &str,
+    range: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = client.get(url);
+    if let Some(r) = range {
+        req = req.header("range", r);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    (status, headers, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn media_crosses_nodes_and_serves_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestNode::start(1, |_| {}).await;
+    let b = TestNode::start(1, |_| {}).await;
+    b.node.connect(a.tcp_addr()).await.expect("B dials A");
+    let ana = a.http.register("ana").await;
+    let bob = b.http.register("bob").await;
+    b.http.follow(&bob.token, &ana.identity).await;
+
+    // The photo: stored without its EXIF/GPS segment, with thumbnails.
+    let photo = photo_with_gps(dir.path());
+    assert!(photo.windows(6).any(|w| w == b"Exif\0\0"));
+    let r = upload(&a, &ana.token, photo.clone()).await.expect(201);
+    assert_eq!(r.body["descriptor"]["mime"], "image/jpeg");
+    assert_eq!(r.body["metadata_removed"], true, "{}", r.raw);
+    let photo_cid = r.body["cid"].as_str().unwrap().to_string();
+    let photo_view = ready(&a, &photo_cid).await;
+    assert_eq!(photo_view["status"], "ready", "{photo_view}");
+    assert_eq!(photo_view["descriptor"]["width"], 640);
+    assert!(
+        !photo_view["descriptor"]["thumbs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The video: duration and size from ffprobe, a poster.
+    let clip = video(dir.path());
+    assert!(clip.len() > 45_000_000, "{} bytes", clip.len());
+    let r = upload(&a, &ana.token, clip.clone()).await.expect(201);
+    let clip_cid = r.body["cid"].as_str().unwrap().to_string();
+    let clip_view = ready(&a, &clip_cid).await;
+    assert_eq!(clip_view["status"], "ready", "{clip_view}");
+    let d = &clip_view["descriptor"];
+    assert_eq!(
+        (
+            d["mime"].as_str(),
+            d["width"].as_u64(),
+            d["height"].as_u64()
+        ),
+        (Some("video/mp4"), Some(640), Some(360))
+    );
+    assert!(
+        d["duration_ms"].as_u64().unwrap().abs_diff(5_600) < 300,
+        "{d}"
+    );
+    assert_eq!(d["size"].as_u64(), Some(clip.len() as u64));
+
+    // Ana posts both; Bob's node receives the post by gossip.
+    let post = a
+        .http
+        .post(
+            "/api/v1/publish",
+            Some(&ana.token),
+            &json!({"kind": "post", "payload": {
+                "text": "El refugio hoy 🐶",
+                "media": [photo_view["descriptor"], clip_view["descriptor"]],
+            }}),
+        )
+        .await
+        .expect(201);
+    let id = post.body["event"]["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(30), "B receives the post", || {
+        let has = b.has(&id);
+        async move { has }
+    })
+    .await;
+
+    // B serves the files, fetched from A over bitswap.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (status, headers, body) = bytes(
+        &client,
+        &format!("{}/ipfs/{clip_cid}", b.url),
+        Some("bytes=20000000-20999999"),
+    )
+    .await;
+    assert_eq!(status, 206);
+    assert_eq!(body, clip[20_000_000..21_000_000]);
+    assert_eq!(
+        headers["content-range"].to_str().unwrap(),
+        format!("bytes 20000000-20999999/{}", clip.len())
+    );
+    assert_eq!(headers["content-type"], "video/mp4");
+    assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{clip_cid}\""));
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let (status, _, whole) = bytes(&client, &format!("{}/ipfs/{clip_cid}", b.url), None).await;
+    assert_eq!(status, 200);
+    assert!(whole == clip, "B serves the whole video byte for byte");
+
+    let (status, headers, served) =
+        bytes(&client, &format!("{}/ipfs/{photo_cid}", b.url), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert!(
+        !served.windows(6).any(|w| w == b"Exif\0\0"),
+        "EXIF stripped"
+    );
+    assert!(
+        !served.windows(4).any(|w| w == b"II\x2a\x00"),
+        "no TIFF block left"
+    );
+    let (_, _, from_a) = bytes(&client, &format!("{}/ipfs/{photo_cid}", a.url), None).await;
+    assert_eq!(served, from_a);
+
+    // Conditional and out-of-range requests.
+    let r = client
+        .get(format!("{}/ipfs/{photo_cid}", b.url))
+        .header("if-none-match", format!("\"{photo_cid}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    let (status, headers, _) = bytes(
+        &client,
+        &format!("{}/ipfs/{photo_cid}", b.url),
+        Some(&format!("bytes={}-", served.len())),
+    )
+    .await;
+    assert_eq!(status, 416);
+    assert_eq!(
+        headers["content-range"].to_str().unwrap(),
+        format!("bytes */{}", served.len())
+    );
+
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_uploads_are_refused_and_leave_nothing() {
+    let n = TestNode::start(0, |_| {}).await;
+    let ana = n.http.register("ana").await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo_with_gps(dir.path());
+
+    // A zip claimed as a JPEG: the type is read from the bytes.
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend(vec![0u8; 4096]);
+    let r = n
+        .http
+        .send_raw(
+            "POST",
+            "/api/v1/media",
+            Some(&ana.token),
+            Some("image/jpeg"),
+            zip,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (415, "unsupported_type"),
+        "{}",
+        r.raw
+    );
+
+    // HTML is never accepted (it would be a script on the gateway's origin).
+    let r = upload(
+        &n,
+        &ana.token,
+        b"<!doctype html><script>alert(1)</script>".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 415, "{}", r.raw);
+
+    // A truncated JPEG.
+    let r = upload(&n, &ana.token, photo[..photo.len() / 2].to_vec()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "corrupt"), "{}", r.raw);
+
+    // A PNG whose header claims 100,000 × 100,000 pixels.
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    png.extend(100_000u32.to_be_bytes());
+    png.extend(100_000u32.to_be_bytes());
+    png.extend([8, 6, 0, 0, 0]);
+    let crc = crc32(&png[12..]);
+    png.extend(crc.to_be_bytes());
+    // A bomb carries a little compressed data that would inflate to
+    // 40 GB of pixels.
+    let mut idat = b"IDAT".to_vec();
+    idat.extend(b"\x78\x9c\x03\x00\x00\x00\x00\x01");
+    png.extend(((idat.len() - 4) as u32).to_be_bytes());
+    png.extend(&idat);
+    png.extend(crc32(&idat).to_be_bytes());
+    png.extend(b"\x00\x00\x00\x00IEND\xaeB`\x82");
+    let r = upload(&n, &ana.token, png).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (422, "too_many_pixels"),
+        "{}",
+        r.raw
+    );
+
+    // An empty body, and no token.
+    assert_eq!(
+        upload(&n, &ana.token, Vec::new()).await.status.as_u16(),
+        400
+    );
+    assert_eq!(upload(&n, "", photo.clone()).await.status.as_u16(), 401);
+
+    // Path traversal in /ipfs/<cid>/<path>.
+    let r = upload(&n, &ana.token, photo).await.expect(201);
+    let cid = r.body["cid"].as_str().unwrap();
+    for path in ["../../etc/passwd", "a/%2e%2e/b", "a//b"] {
+        let r = n.http.get(&format!("/ipfs/{cid}/{path}"), None).await;
+        assert!(
+            [400, 404].contains(&r.status.as_u16()) && !r.code().is_empty(),
+            "{path}: {} {}",
+            r.status,
+            r.raw
+        );
+    }
+    let r = n.http.get("/ipfs/not-a-cid", None).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "bad_cid"));
+
+    // Nothing half-stored: one upload record (the good photo), no files
+    // left in the upload folder but the work file of queued processing.
+    let pins = n
+        .http
+        .get("/api/v1/admin/media/pins", Some(&n.admin_token()))
+        .await
+        .expect(200);
+    assert_eq!(
+        pins.body["pins"].as_array().unwrap().len(),
+        1,
+        "{}",
+        pins.raw
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(n.dir.path().join("media/work"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("upload-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    n.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_over_the_limit_are_refused() {
+    let n = TestNode::start_with(0, |c| c.media.image_max_mb = 1).await;
+    let ana = n.http.register("ana").await;
+    // 2 MB that start like a PNG: refused by size before any decoding.
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(2_000_000, 0);
+    let r = upload(&n, &ana.token, big).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (413, "too_large"),
+        "{}",
+        r.raw
+    );
+    let pins = n
+        .http
+        .get("/api/v1/admin/media/pins", Some(&n.admin_token()))
+        .await
+        .expect(200);
+    assert!(pins.body["pins"].as_array().unwrap().is_empty());
+    n.stop().await;
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
