@@ -45,15 +45,17 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// from a browser, with a first message `{"op":"auth","token":"…"}`. Then:
 ///
 /// - `{"op":"subscribe","sub":"h","stream":"home"}` (also `"notifications"`,
-///   or `"thread"` with `"thread":"<id>"`), optionally with `"after_seq":N`
-///   to replay what was accepted after a page's `seq`;
+///   `"media"`, or `"thread"` with `"thread":"<id>"`), optionally with
+///   `"after_seq":N` to replay what was accepted after a page's `seq`;
 /// - `{"op":"unsubscribe","sub":"h"}`; `{"op":"ping"}`.
 ///
 /// The server sends `{"type":"ready"}`, `{"type":"subscribed","sub","seq"}`,
 /// `{"type":"event","sub","seq","event":{…}}` (home, thread),
 /// `{"type":"notification","sub","seq","group":{…}}` (notifications: a
 /// group as `GET /api/v1/me/notifications` lists it, each time new activity
-/// changes it; `seq` and `after_seq` are that listing's), `{"type":"unsubscribed"}`,
+/// changes it; `seq` and `after_seq` are that listing's),
+/// `{"type":"media","sub","upload":{…}}` (media: each status change of the
+/// caller's uploads, as `GET /api/v1/media/{cid}` shows them), `{"type":"unsubscribed"}`,
 /// `{"type":"pong"}` and `{"type":"error","sub"?,"error":{"code","message"}}`.
 #[utoipa::path(get, path = "/api/v1/live", tag = "live",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
@@ -123,6 +125,7 @@ enum StreamKind {
     Home,
     Notifications,
     Thread,
+    Media,
 }
 
 #[derive(Debug)]
@@ -170,7 +173,7 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, e: &Event) -> bool {
         }),
         // Notification groups come from the notification service
         // (`notification_frames`), not from raw events.
-        StreamKind::Notifications => false,
+        StreamKind::Notifications | StreamKind::Media => false,
     }
 }
 
@@ -239,6 +242,7 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
     // from now on can be missed.
     let mut feed = state.node.store().subscribe();
     let mut notes = state.node.notifications().subscribe();
+    let mut uploads = state.node.media().updates();
     let reader = state.node.store().reader().clone();
     let mut viewer = caller
         .as_ref()
@@ -283,6 +287,29 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                     Ok(msg) => handle(msg, &state, &reader, &mut caller, &mut viewer, &mut subs).await,
                 };
                 for m in out {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            update = uploads.recv() => {
+                let record = match update {
+                    Ok(u) => u.record,
+                    // Missed updates: the client reads the status.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let Some(me) = viewer.as_ref().map(|v| v.me.to_string()) else {
+                    continue;
+                };
+                if !record.owners.contains(&me) {
+                    continue;
+                }
+                let view = crate::media::MediaView::from(record);
+                for (name, _) in subs.iter().filter(|(_, s)| s.stream == StreamKind::Media) {
+                    let m = frame(serde_json::json!({
+                        "type": "media", "sub": name, "upload": &view,
+                    }));
                     if tx.send(m).await.is_err() {
                         return;
                     }
@@ -490,6 +517,21 @@ async fn handle(
                 && let Some(me) = viewer.as_ref().map(|v| v.me)
             {
                 return subscribe_notifications(state, me, sub, after_seq, subs);
+            }
+            if stream == StreamKind::Media {
+                // Status changes of the caller's uploads, from now on
+                // (GET /api/v1/media/{cid} has the current one).
+                subs.insert(
+                    sub.clone(),
+                    Sub {
+                        stream,
+                        thread: None,
+                        last: u64::MAX,
+                    },
+                );
+                return vec![frame(serde_json::json!({
+                    "type": "subscribed", "sub": sub, "seq": now
+                }))];
             }
             let mut s = Sub {
                 stream,

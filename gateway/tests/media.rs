@@ -139,6 +139,11 @@ async fn media_crosses_nodes_and_serves_ranges() {
     let bob = b.http.register("bob").await;
     b.http.follow(&bob.token, &ana.identity).await;
 
+    // Ana's client follows her uploads live.
+    let mut live = common::Live::connect_ready(a.addr(), &ana.token).await;
+    live.subscribe(json!({"op": "subscribe", "sub": "m", "stream": "media"}))
+        .await;
+
     // The photo: stored without its EXIF/GPS segment, with thumbnails.
     let photo = photo_with_gps(dir.path());
     assert!(photo.windows(6).any(|w| w == b"Exif\0\0"));
@@ -154,6 +159,21 @@ async fn media_crosses_nodes_and_serves_ranges() {
             .as_array()
             .unwrap()
             .is_empty()
+    );
+    // The live stream said so too.
+    let mut states = Vec::new();
+    while let Some(m) = live.next(Duration::from_secs(10)).await {
+        if m["type"] == "media" && m["upload"]["cid"] == photo_cid.as_str() {
+            states.push(m["upload"]["status"].as_str().unwrap().to_string());
+            if m["upload"]["status"] == "ready" {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("ready"),
+        "{states:?}"
     );
 
     // The video: duration and size from ffprobe, a poster.
