@@ -177,9 +177,9 @@ async fn media_crosses_nodes_and_serves_ranges() {
     );
 
     // The video: duration and size from ffprobe, a poster.
-    let clip = video(dir.path());
-    assert!(clip.len() > 45_000_000, "{} bytes", clip.len());
-    let r = upload(&a, &ana.token, clip.clone()).await.expect(201);
+    let original = video(dir.path());
+    assert!(original.len() > 45_000_000, "{} bytes", original.len());
+    let r = upload(&a, &ana.token, original.clone()).await.expect(201);
     let clip_cid = r.body["cid"].as_str().unwrap().to_string();
     let clip_view = ready(&a, &clip_cid).await;
     assert_eq!(clip_view["status"], "ready", "{clip_view}");
@@ -196,7 +196,13 @@ async fn media_crosses_nodes_and_serves_ranges() {
         d["duration_ms"].as_u64().unwrap().abs_diff(5_600) < 300,
         "{d}"
     );
-    assert_eq!(d["size"].as_u64(), Some(clip.len() as u64));
+    // Stored without its container metadata: the streams are the same,
+    // the size within a few kB.
+    assert!(
+        d["size"].as_u64().unwrap().abs_diff(original.len() as u64) < 64_000,
+        "{d}"
+    );
+    assert_eq!(clip_view["metadata_removed"], true);
 
     // Ana posts both; Bob's node receives the post by gossip.
     let post = a
@@ -224,6 +230,9 @@ async fn media_crosses_nodes_and_serves_ranges() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
+    // What A stored: the upload without its container metadata.
+    let (_, _, clip) = bytes(&client, &format!("{}/ipfs/{clip_cid}", a.url), None).await;
+    assert_eq!(d["size"].as_u64(), Some(clip.len() as u64));
     let (status, headers, body) = bytes(
         &client,
         &format!("{}/ipfs/{clip_cid}", b.url),
@@ -431,4 +440,134 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// A PNG of noise (it does not compress: about 900 kB).
+fn noise_png(dir: &std::path::Path, seed: u32) -> Vec<u8> {
+    let path = dir.join(format!("noise-{seed}.png"));
+    // Noise does not compress; the height tells the images apart.
+    let filter = format!(
+        "nullsrc=s=640x{},geq=r='random(1)*255':g='random(1)*255':b='random(1)*255'",
+        940 + seed * 2
+    );
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &filter,
+        "-frames:v",
+        "1",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::read(&path).unwrap()
+}
+
+async fn pins(n: &TestNode) -> Vec<Value> {
+    n.http
+        .get("/api/v1/admin/media/pins", Some(&n.admin_token()))
+        .await
+        .expect(200)
+        .body["pins"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn followed_media_is_pinned_within_the_quota_and_gc_frees_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestNode::start(1, |_| {}).await;
+    let b = TestNode::start_with(1, |c| {
+        c.media.pin_followed = true;
+        c.media.followed_quota_mb = 1;
+    })
+    .await;
+    b.node.connect(a.tcp_addr()).await.expect("B dials A");
+    let ana = a.http.register("ana").await;
+    let bob = b.http.register("bob").await;
+    b.http.follow(&bob.token, &ana.identity).await;
+
+    let mut cids = Vec::new();
+    for seed in [1, 2] {
+        let r = upload(&a, &ana.token, noise_png(dir.path(), seed))
+            .await
+            .expect(201);
+        let cid = r.body["cid"].as_str().unwrap().to_string();
+        let view = ready(&a, &cid).await;
+        a.http
+            .post(
+                "/api/v1/publish",
+                Some(&ana.token),
+                &json!({"kind": "post", "payload": {"text": "ruido", "media": [view["descriptor"]]}}),
+            )
+            .await
+            .expect(201);
+        // B fetches and pins it as the post arrives.
+        eventually(Duration::from_secs(60), "B pins the followed media", || {
+            let (b, cid) = (&b, cid.clone());
+            async move {
+                pins(b)
+                    .await
+                    .iter()
+                    .any(|p| p["cid"] == cid.as_str() && p["reason"] == "followed")
+            }
+        })
+        .await;
+        cids.push(cid);
+    }
+    // Two files of about 0.9 MB do not fit 1 MB: the older pin went.
+    let held: Vec<String> = pins(&b)
+        .await
+        .iter()
+        .map(|p| p["cid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        held,
+        vec![cids[1].clone()],
+        "only the newer pin is kept: {:?}",
+        pins(&b).await
+    );
+
+    // Garbage collection removes the unpinned file's blocks, not the pinned one's.
+    let first: cid::Cid = cids[0].parse().unwrap();
+    let second: cid::Cid = cids[1].parse().unwrap();
+    assert!(b.node.ipfs().repo().contains(&first).await.unwrap());
+    let r = b
+        .http
+        .post("/api/v1/admin/media/gc", Some(&b.admin_token()), &json!({}))
+        .await
+        .expect(200);
+    assert!(r.body["blocks"].as_u64().unwrap() >= 1, "{}", r.raw);
+    assert!(!b.node.ipfs().repo().contains(&first).await.unwrap());
+    assert!(b.node.ipfs().repo().contains(&second).await.unwrap());
+    // Only the operator collects.
+    let r = b
+        .http
+        .post("/api/v1/admin/media/gc", Some(&bob.token), &json!({}))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "admin_only"));
+
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cid_nobody_has_times_out_cleanly() {
+    let n = TestNode::start_with(0, |c| c.media.fetch_timeout_secs = 2).await;
+    // A valid CID of bytes no node has.
+    let cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    let started = std::time::Instant::now();
+    let r = n.http.get(&format!("/ipfs/{cid}"), None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (504, "media_unavailable"),
+        "{}",
+        r.raw
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    n.stop().await;
 }

@@ -486,7 +486,26 @@ impl Media {
                         record.status = Status::Ready;
                     }
                 }
-                self.add_to_ipfs(upload).await?
+                match &self.inner.ffmpeg {
+                    // Phone videos carry the place they were shot: the
+                    // streams are kept untouched in a new container without
+                    // the metadata, as images lose theirs.
+                    Some(ffmpeg) => {
+                        let out = upload.with_extension("clean");
+                        tokio::fs::create_dir_all(&out).await.map_err(io)?;
+                        let stored = async {
+                            let clean = ffmpeg.strip_metadata(upload, &sniffed, &out).await?;
+                            tokio::fs::rename(&clean, upload).await.map_err(io)?;
+                            record.size = tokio::fs::metadata(upload).await.map_err(io)?.len();
+                            record.metadata_removed = true;
+                            self.add_to_ipfs(upload).await
+                        }
+                        .await;
+                        let _ = tokio::fs::remove_dir_all(&out).await;
+                        stored?
+                    }
+                    None => self.add_to_ipfs(upload).await?,
+                }
             }
         };
         record.cid = cid.to_string();
@@ -885,8 +904,10 @@ impl Media {
             if total <= self.inner.followed_quota {
                 break;
             }
-            if let Ok(cid) = p.cid.parse::<Cid>() {
-                let _ = self.inner.ipfs.remove_pin(cid).recursive().await;
+            if let Ok(cid) = p.cid.parse::<Cid>()
+                && let Err(e) = self.inner.ipfs.remove_pin(cid).recursive().await
+            {
+                tracing::warn!(%cid, error = %e, "could not unpin");
             }
             self.inner.tree.remove(pin_key(&p.cid))?;
             total = total.saturating_sub(p.size);

@@ -92,7 +92,7 @@ const ORIENTED_JPEG_QUALITY: u8 = 90;
 const THUMB_JPEG_QUALITY: u8 = 80;
 
 /// The type of a file, from its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sniffed {
     /// One of the allowed MIME types, e.g. `image/jpeg`, `audio/wav`.
     pub mime: &'static str,
