@@ -52,6 +52,44 @@ pub mod fuzz {
         crate::live::parse_client_message(bytes)
     }
 
+    /// An upload's bytes as `POST /api/v1/media` checks them before
+    /// storing: the type from the first bytes, the size limit, and for
+    /// images the bounded decode and the metadata removal. Returns the
+    /// error code or the MIME type.
+    pub fn media(bytes: &[u8]) -> Result<String, String> {
+        use kith_node::media::probe;
+        let sniffed = probe::sniff(bytes).map_err(|e| e.code().to_string())?;
+        probe::check_size(sniffed.class, bytes.len() as u64, &probe::Limits::default())
+            .map_err(|e| e.code().to_string())?;
+        if sniffed.class == kith_node::protocol::media::MediaClass::Image {
+            let clean = probe::clean_image(bytes, &sniffed).map_err(|e| e.code().to_string())?;
+            // What was stored decodes again, with the same dimensions.
+            let again =
+                probe::clean_image(&clean.bytes, &sniffed).map_err(|e| e.code().to_string())?;
+            assert_eq!((again.width, again.height), (clean.width, clean.height));
+        }
+        Ok(sniffed.mime.to_string())
+    }
+
+    /// A `Range` header value and a path inside a directory, as
+    /// `/ipfs/<cid>/<path>` reads them, for a file of `size` bytes.
+    pub fn ipfs_request(range: &str, path: &str, size: u64) {
+        let mut headers = axum::http::HeaderMap::new();
+        if let Ok(v) = axum::http::HeaderValue::from_str(range) {
+            headers.insert(axum::http::header::RANGE, v);
+        }
+        if let Ok(Some(r)) = crate::media::range(&headers, size) {
+            assert!(r.start < r.end && r.end <= size, "{r:?} of {size}");
+        }
+        if let Ok(segments) = kith_node::media::check_path(path) {
+            assert!(
+                segments
+                    .iter()
+                    .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('/'))
+            );
+        }
+    }
+
     /// A BYOK submission body as `/api/v1/events` reads it, up to the
     /// envelope it names (then the protocol's own decoder, fuzzed there).
     pub fn submit(bytes: &[u8]) -> Result<usize, String> {
@@ -131,6 +169,71 @@ mod tests {
         // The mutations must reach both outcomes, or the test proves nothing.
         assert!(
             accepted > 100 && refused > 1_000,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    /// The same for uploads and file requests (`gateway/fuzz` target
+    /// `media`): small JPEG, PNG, GIF, WebP and WAV files, mutated, through
+    /// the upload checks and image cleaning, and as Range/path texts.
+    #[test]
+    fn media_decoders_survive_mutated_input() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds-media");
+        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        seeds.sort();
+        assert!(seeds.len() >= 5);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut refused) = (0, 0);
+        for round in 0..3_000 {
+            let mut input = seeds[round % seeds.len()].clone();
+            for _ in 0..=(next() % 3) {
+                let n = input.len().max(1) as u64;
+                let at = (next() % n) as usize;
+                match next() % 4 {
+                    0 if !input.is_empty() => {
+                        let i = at.min(input.len() - 1);
+                        input[i] ^= 1 << (next() % 8);
+                    }
+                    1 if !input.is_empty() => {
+                        // A header field (a dimension, a length) set to extremes.
+                        let i = at.min(input.len() - 1);
+                        input[i] = [0x00, 0xff, 0x7f, 0x80][(next() % 4) as usize];
+                    }
+                    2 if !input.is_empty() => {
+                        input.remove(at.min(input.len() - 1));
+                    }
+                    _ => input.truncate(at.max(1)),
+                }
+            }
+            match crate::fuzz::media(&input) {
+                Ok(_) => accepted += 1,
+                Err(code) => {
+                    assert!(
+                        !code.is_empty()
+                            && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                        "{code}"
+                    );
+                    refused += 1;
+                }
+            }
+            let text = String::from_utf8_lossy(&input);
+            let (range, path) = text.split_once('\n').unwrap_or((&text, ""));
+            crate::fuzz::ipfs_request(range, path, input.len() as u64 * 1_000);
+        }
+        for (range, path) in [("bytes=0-0", "a/b"), ("bytes=-5", "../x"), ("bytes=9-", "")] {
+            crate::fuzz::ipfs_request(range, path, 10);
+        }
+        assert!(
+            accepted > 100 && refused > 300,
             "{accepted} accepted, {refused} refused"
         );
     }

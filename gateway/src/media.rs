@@ -344,7 +344,7 @@ async fn ipfs_path_head(
 
 /// The one byte range asked for, if any: `None` for none (or several,
 /// which are answered whole), `Err` when it cannot be satisfied.
-fn range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>, ()> {
+pub(crate) fn range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>, ()> {
     let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
