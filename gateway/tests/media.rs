@@ -224,6 +224,25 @@ async fn media_crosses_nodes_and_serves_ranges() {
     })
     .await;
 
+    // Without the pin_followed policy B fetches the thumbnails ahead (not
+    // the files): the feed shows them at once.
+    let thumb: cid::Cid = photo_view["descriptor"]["thumbs"][0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "B fetches the photo's thumbnail",
+        || {
+            let ipfs = b.node.ipfs().clone();
+            async move { ipfs.repo().contains(&thumb).await.unwrap() }
+        },
+    )
+    .await;
+    let photo_root: cid::Cid = photo_cid.parse().unwrap();
+    assert!(!b.node.ipfs().repo().contains(&photo_root).await.unwrap());
+
     // B serves the files, fetched from A over bitswap.
     let client = reqwest::Client::builder()
         .no_proxy()

@@ -188,13 +188,11 @@ impl Node {
         )));
         node.tasks
             .push(tokio::spawn(node.media.clone().run_worker()));
-        if config.media.pin_followed {
-            node.tasks.push(tokio::spawn(pin_followed_loop(
-                node.store.clone(),
-                node.interest.clone(),
-                node.media.clone(),
-            )));
-        }
+        node.tasks.push(tokio::spawn(followed_media_loop(
+            node.store.clone(),
+            node.interest.clone(),
+            node.media.clone(),
+        )));
         tracing::info!(peer_id = %node.peer_id, identity = %node.identity.public(), "node started");
         Ok(node)
     }
@@ -639,12 +637,11 @@ impl Node {
     }
 }
 
-/// Keeps the trending index: first the last two days from the store, then
-/// each accepted event; forgets old uses hourly.
-/// The `pin_followed` policy: every media file in events (posts, stories,
-/// profiles, listings…) by people this node's identities follow are fetched and pinned
-/// as they arrive (one at a time; the media service keeps to the quota).
-async fn pin_followed_loop(
+/// Media in events (posts, stories, profiles, listings…) by people this
+/// node's identities follow, as they arrive, one at a time: pinned whole
+/// with the `pin_followed` policy (within its quota), else their
+/// thumbnails fetched ahead (`Media::on_followed`).
+async fn followed_media_loop(
     store: Store,
     interest: Arc<RwLock<Interest>>,
     media: crate::media::Media,
@@ -670,13 +667,15 @@ async fn pin_followed_loop(
         }
         let items: Vec<_> = event.payload().media().into_iter().cloned().collect();
         for m in items {
-            if let Err(e) = media.pin_followed(&m, &author).await {
-                tracing::debug!(cid = %m.cid, error = %e, "could not pin a followed account's media");
+            if let Err(e) = media.on_followed(&m, &author).await {
+                tracing::debug!(cid = %m.cid, error = %e, "could not fetch a followed account's media");
             }
         }
     }
 }
 
+/// Keeps the trending index: first the last two days from the store, then
+/// each accepted event; forgets old uses hourly.
 async fn trending_loop(store: Store, trending: Arc<Trending>) {
     use tokio::sync::broadcast::error::RecvError;
     // Subscribed before the store is read, so nothing falls in between (an

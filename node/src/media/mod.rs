@@ -838,6 +838,43 @@ impl Media {
         found
     }
 
+    /// Media in an event by someone this node's people follow, as it
+    /// arrives: with the `pin_followed` policy the whole file is fetched and
+    /// pinned ([`Media::pin_followed`]); without it only the thumbnails are
+    /// fetched ahead (unpinned, so garbage collection may take them back),
+    /// so a feed shows them at once and the file itself comes on demand.
+    pub async fn on_followed(
+        &self,
+        media: &MediaDescriptor,
+        author: &PublicKey,
+    ) -> Result<(), MediaError> {
+        if self.inner.pin_followed {
+            return self.pin_followed(media, author).await;
+        }
+        let Some(thumb) = media.thumbs.first() else {
+            return Ok(());
+        };
+        if self
+            .inner
+            .ipfs
+            .repo()
+            .contains(thumb)
+            .await
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let providers = self.providers(*thumb, Some(author)).await;
+        self.inner
+            .ipfs
+            .fetch(thumb)
+            .recursive()
+            .providers(&providers)
+            .timeout(self.inner.fetch_timeout)
+            .await
+            .map_err(|e| MediaError::Unavailable(format!("{thumb}: {e}")))
+    }
+
     /// Fetches a whole file and pins it (the `pin_followed` policy), with
     /// retries; then drops the oldest followed pins beyond the quota.
     pub async fn pin_followed(
