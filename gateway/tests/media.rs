@@ -590,3 +590,109 @@ async fn a_cid_nobody_has_times_out_cleanly() {
     );
     n.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multipart_uploads_directories_and_head() {
+    let n = TestNode::start(0, |_| {}).await;
+    let ana = n.http.register("ana").await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo_with_gps(dir.path());
+
+    // A browser form: multipart/form-data with the file in a part.
+    let boundary = "kithBoundary7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nhola\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"foto.jpg\"\r\n\
+         Content-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(&photo);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = n
+        .http
+        .send_raw(
+            "POST",
+            "/api/v1/media",
+            Some(&ana.token),
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            body,
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.body["descriptor"]["mime"], "image/jpeg");
+    assert_eq!(r.body["metadata_removed"], true);
+    let cid = r.body["cid"].as_str().unwrap().to_string();
+    // A form without a file part.
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nhola\r\n--{boundary}--\r\n"
+    );
+    let r = n
+        .http
+        .send_raw(
+            "POST",
+            "/api/v1/media",
+            Some(&ana.token),
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "no_file"), "{}", r.raw);
+
+    // A UnixFS directory holding a file: /ipfs/<dir>/<name>.
+    let file = dir.path().join("nota.txt");
+    std::fs::write(&file, "hola desde un directorio").unwrap();
+    let mut added = n.node.ipfs().add_unixfs(file).wrap().pin(true);
+    let mut root = None;
+    {
+        use futures::StreamExt;
+        while let Some(s) = added.next().await {
+            if let rust_ipfs::unixfs::UnixfsStatus::CompletedStatus { path, .. } = s {
+                root = path.root().cid().copied();
+            }
+        }
+    }
+    let root = root.expect("a directory CID");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = client
+        .get(format!("{}/ipfs/{root}/nota.txt", n.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Not a media type: served as a download, never rendered.
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.headers()["content-disposition"], "attachment");
+    assert_eq!(r.text().await.unwrap(), "hola desde un directorio");
+    let r = n.http.get(&format!("/ipfs/{root}/otra.txt"), None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (404, "not_found"),
+        "{}",
+        r.raw
+    );
+    let r = n.http.get(&format!("/ipfs/{root}"), None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "is_directory"),
+        "{}",
+        r.raw
+    );
+
+    // HEAD: the headers, no body.
+    let r = client
+        .head(format!("{}/ipfs/{cid}", n.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.headers()["accept-ranges"], "bytes");
+    let len: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(len > 0 && len < photo.len());
+    assert!(r.bytes().await.unwrap().is_empty());
+    n.stop().await;
+}

@@ -98,10 +98,8 @@ pub(super) async fn open(
 }
 
 fn is_directory(e: &rust_ipfs::unixfs::ll::file::FileReadFailed) -> bool {
-    // The UnixFS type enum is not exported; its name is.
     use rust_ipfs::unixfs::ll::file::FileReadFailed;
-    matches!(e, FileReadFailed::UnexpectedType(t)
-        if matches!(format!("{t:?}").as_str(), "Directory" | "HAMTShard"))
+    matches!(e, FileReadFailed::UnexpectedType(t) if t.is_directory())
 }
 
 /// One block, local or from peers, verified against its CID.
