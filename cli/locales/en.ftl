@@ -216,9 +216,24 @@ story-line = { $id } · until { $expires }
 ## Reactions, reposts, quotes and trimmed threads
 event-reacted = you reacted { $reaction }
 reaction-published = reacted { $reaction } to { $target }: { $id }
+reaction-removed = removed your reaction { $reaction } to { $target }: { $id }
+error-no-reaction = you have no reaction to { $target } to remove
 repost-published = reposted { $target }: { $id }
 quote-published = quote of { $target } published { $id }
 thread-hidden = … { $count ->
         [one] 1 more reply
        *[other] { $count } more replies
     }: kith thread { $id } --from-here
+
+## Media
+media-processing = Processing (thumbnails, renditions)…
+media-metadata-removed = Location and camera metadata were removed before storing.
+media-processing-failed = Processing failed ({ $error }); the original is stored and can be posted as it is.
+media-ffmpeg-missing = This node has no ffmpeg: the file is stored as it is, without duration, poster or renditions.
+media-pin-own = own upload
+media-pin-followed = followed account
+media-pins-total = { $count ->
+    [one] 1 pin
+   *[other] { $count } pins
+}
+media-gc-done = Removed { $blocks } unpinned blocks ({ $unpinned } followed-account pins dropped to fit the quota).

@@ -209,9 +209,24 @@ story-line = { $id } · hasta { $expires }
 ## Reacciones, compartidos, citas e hilos recortados
 event-reacted = reaccionaste con { $reaction }
 reaction-published = reaccionaste con { $reaction } a { $target }: { $id }
+reaction-removed = quitaste tu reacción { $reaction } a { $target }: { $id }
+error-no-reaction = no tienes ninguna reacción a { $target } que quitar
 repost-published = compartiste { $target }: { $id }
 quote-published = cita de { $target } publicada { $id }
 thread-hidden = … { $count ->
         [one] 1 respuesta más
        *[other] { $count } respuestas más
     }: kith thread { $id } --from-here
+
+## Multimedia
+media-processing = Procesando (miniaturas, versiones)…
+media-metadata-removed = Se quitaron la ubicación y los datos de la cámara antes de guardarlo.
+media-processing-failed = El procesado falló ({ $error }); el original está guardado y se puede publicar tal cual.
+media-ffmpeg-missing = Este nodo no tiene ffmpeg: el archivo se guarda tal cual, sin duración, portada ni versiones.
+media-pin-own = subido aquí
+media-pin-followed = cuenta seguida
+media-pins-total = { $count ->
+    [one] 1 anclaje
+   *[other] { $count } anclajes
+}
+media-gc-done = Se eliminaron { $blocks } bloques sin anclar (se soltaron { $unpinned } anclajes de cuentas seguidas para respetar la cuota).

@@ -359,6 +359,47 @@ impl Client {
         }
     }
 
+    /// `POST /api/v1/media`: streams `file` as the body, calling
+    /// `progress` with each chunk's length as it is sent.
+    pub(crate) async fn upload(
+        &self,
+        file: &std::path::Path,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> anyhow::Result<Value> {
+        use futures::StreamExt as _;
+        let opened = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(opened, 256 * 1024).inspect(move |chunk| {
+                if let Ok(c) = chunk {
+                    progress(c.len() as u64);
+                }
+            });
+        let mut request = self
+            .http
+            .post(self.url(&["api", "v1", "media"]))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            // A large video on a slow link takes longer than other requests.
+            .timeout(Duration::from_secs(3600))
+            .body(reqwest::Body::wrap_stream(stream));
+        if let Some(token) = &self.endpoint.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        if status.is_success() {
+            return Ok(
+                serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
+                    status,
+                    cause: e.to_string(),
+                })?,
+            );
+        }
+        Err(error_of(status, &bytes).into())
+    }
+
     pub(crate) async fn get(
         &self,
         segments: &[&str],

@@ -18,7 +18,7 @@
 //! | 2 | usage: unknown command, missing or malformed argument (clap) |
 //! | 3 | cannot reach the node (nothing listens there, unknown host, timeout) |
 //! | 4 | unauthorised or forbidden (401, 403): no token, a bad one, or not allowed |
-//! | 5 | not found (404): no such event, thread, delegation… |
+//! | 5 | not found (404): no such event, thread, delegation…, or no reaction of yours to remove |
 //! | 6 | refused by the node (any other 4xx): malformed key or id, invalid field… |
 //! | 7 | the node failed (5xx) |
 
@@ -50,7 +50,7 @@ Exit status:
   2  usage: unknown command, missing or malformed argument
   3  cannot reach the node
   4  unauthorised or forbidden by the node (HTTP 401, 403)
-  5  not found on the node (HTTP 404)
+  5  not found on the node (HTTP 404), or no reaction of yours to remove
   6  refused by the node (any other HTTP 4xx)
   7  the node failed (HTTP 5xx)";
 
@@ -134,10 +134,14 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("kith: {}", describe(&e, &messages));
-            let exit = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<ClientError>())
-                .map_or(Exit::Other, ClientError::exit);
+            let exit = if e.downcast_ref::<commands::NoLiveReaction>().is_some() {
+                // Nothing of yours to delete there: not found, as a 404 would be.
+                Exit::NotFound
+            } else {
+                e.chain()
+                    .find_map(|c| c.downcast_ref::<ClientError>())
+                    .map_or(Exit::Other, ClientError::exit)
+            };
             ExitCode::from(exit as u8)
         }
     }
@@ -162,6 +166,9 @@ fn describe(e: &anyhow::Error, m: &Messages) -> String {
             );
         }
         None => {}
+    }
+    if let Some(commands::NoLiveReaction { target }) = e.downcast_ref() {
+        return m.get("error-no-reaction", &[("target", target)]);
     }
     if let Some(c) = e.downcast_ref::<ConfigError>() {
         return m.get("error-config", &[("cause", &c.to_string())]);

@@ -1,6 +1,6 @@
-//! `kith react`, `kith repost`, `kith quote` and `kith thread` with
-//! `--sort`, `--depth` and `--from-here`: the real binary driving a real
-//! node (`kith up`, another process) through its gateway.
+//! `kith react` (and `--remove`), `kith repost`, `kith quote` and `kith
+//! thread` with `--sort`, `--depth` and `--from-here`: the real binary
+//! driving a real node (`kith up`, another process) through its gateway.
 
 mod common;
 
@@ -122,6 +122,7 @@ fn react_repost_quote_and_trimmed_threads() {
     for args in [
         vec!["react", root.as_str(), "meh"],
         vec!["react", root.as_str()],
+        vec!["react", root.as_str(), "love", "--remove"],
         vec!["thread", root.as_str(), "--sort", "best"],
         vec!["thread", root.as_str(), "--depth", "0"],
         vec!["quote", root.as_str()],
@@ -129,4 +130,60 @@ fn react_repost_quote_and_trimmed_threads() {
         let out = node.kith_in("C", &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+}
+
+/// `kith react ID --remove` deletes your live reaction: the event's counts
+/// name it (`mine_id`), the delete targets it, and afterwards the event
+/// shows no reaction of yours. With nothing to remove it says so, in the
+/// reader's language, and exits 5.
+#[test]
+fn react_remove_takes_your_reaction_back() {
+    let node = Node::start();
+    let post = node.publish(&["post", "react to me, then think again"]);
+
+    let reacted = node.json(&["react", &post, "haha"]);
+    let reaction = reacted["event"]["id"].as_str().unwrap().to_string();
+    let shown = node.json(&["show", &post]);
+    assert_eq!(shown["stats"]["mine"], "haha", "{shown}");
+    assert_eq!(shown["stats"]["mine_id"], reaction.as_str(), "{shown}");
+
+    // With --json: the API's document for the delete.
+    let removed = node.json(&["react", &post, "--remove"]);
+    assert_eq!(removed["event"]["kind"], "delete", "{removed}");
+    assert_eq!(
+        removed["event"]["refs"],
+        json!([{ "rel": "target", "event": reaction }])
+    );
+    let shown = node.json(&["show", &post]);
+    assert_eq!(shown["stats"]["mine"], json!(null), "{shown}");
+    assert_eq!(shown["stats"]["mine_id"], json!(null), "{shown}");
+    assert_eq!(shown["stats"]["reactions"]["haha"], 0, "{shown}");
+    let text = node.ok(&["show", &post]);
+    assert!(!text.contains("you reacted"), "{text}");
+
+    // For people: a line naming what was taken back.
+    node.publish(&["react", &post, "sad"]);
+    let text = node.ok(&["react", &post, "--remove"]);
+    assert!(
+        text.starts_with(&format!("removed your reaction 😢 to {post}: bafy")),
+        "{text}"
+    );
+
+    // Nothing left to remove: a clear line on stderr, exit 5, nothing published.
+    let out = node.kith(&["react", &post, "--remove"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!("kith: you have no reaction to {post} to remove")
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = node.kith_in("es", &["react", &post, "--remove"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!("kith: no tienes ninguna reacción a {post} que quitar")
+    );
+    let out = node.kith(&["--json", "react", &post, "--remove"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }

@@ -83,6 +83,10 @@ pub struct StatsView {
     pub thread_replies: u64,
     /// The viewer's reaction, if any.
     pub mine: Option<String>,
+    /// The id of the viewer's reaction event, if any: a `delete` of it takes
+    /// the reaction back.
+    #[schema(value_type = Option<String>)]
+    pub mine_id: Option<EventId>,
 }
 
 impl StatsView {
@@ -104,6 +108,7 @@ impl StatsView {
             quotes: s.quotes,
             thread_replies: s.thread_replies,
             mine: s.mine.map(name),
+            mine_id: s.mine_id,
         }
     }
 }

@@ -356,6 +356,14 @@ fn push_stats(out: &mut String, s: &EventStats) {
         }
         None => out.push_str("null"),
     }
+    out.push_str(",\"mine_id\":");
+    match &s.mine_id {
+        // An id's text form is base32: nothing in it needs escaping.
+        Some(id) => {
+            let _ = write!(out, "\"{id}\"");
+        }
+        None => out.push_str("null"),
+    }
     out.push('}');
 }
 
@@ -482,6 +490,7 @@ mod tests {
                 quotes: 0,
                 thread_replies: 9,
                 mine: Some(ReactionType::Haha),
+                mine_id: Some(events[1].id()),
             },
             EventStats::default(),
         ];

@@ -2,13 +2,17 @@
 //! reactions, reposts, quotes, mentions and follows group per target and
 //! type; a changed reaction does not count twice and a deleted one is taken
 //! back; read marks, per-type settings, blocked authors; live delivery,
-//! on one node and from a second node over loopback libp2p.
+//! on one node and from a second node over loopback libp2p; an unfollow
+//! takes back the follow; events stored while the node was down are
+//! notified after it starts again.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use kith_node::node::{Node, StartOptions};
 use serde_json::{Value, json};
 
 /// Longest wait for the notification service (or the network) to catch up.
@@ -530,4 +534,244 @@ async fn a_reaction_from_another_node_arrives_live() {
     live.close().await;
     b.stop().await;
     a.stop().await;
+}
+
+/// Everyone the follow groups on a page name, and how many people they
+/// count (follows group per UTC day, so a test that crosses midnight sees
+/// two groups).
+fn followers(page: &Value) -> (u64, Vec<String>) {
+    let mut count = 0;
+    let mut who = Vec::new();
+    for g in page["groups"].as_array().unwrap() {
+        if g["type"] == "follow" {
+            count += g["actor_count"].as_u64().unwrap();
+            for a in g["actors"].as_array().unwrap() {
+                who.push(a["identity"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    (count, who)
+}
+
+/// B follows A, then unfollows: the follow leaves A's notifications. A
+/// group that keeps other followers stays (and stays read); one left
+/// empty goes. A follow that a newer, already stored unfollow undid
+/// notifies nobody; following again after an unfollow does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unfollow_takes_back_the_follow_notification() {
+    use kith_node::protocol::kinds::{Follow, Unfollow};
+    use kith_node::protocol::{Keypair, Rel, UnsignedEvent};
+
+    let n = TestNode::start(0, |_| {}).await;
+    let h = &n.http;
+    let ana = h.register("ana").await;
+    let bob = h.register("bob").await;
+    let cai = h.register("cai").await;
+    let unfollow = |who: &Account| {
+        let path = format!("/api/v1/me/follows/{}", ana.identity);
+        let token = who.token.clone();
+        async move { h.delete(&path, Some(&token)).await.expect(201) }
+    };
+
+    h.follow(&bob.token, &ana.identity).await;
+    h.follow(&cai.token, &ana.identity).await;
+    let page = wait_page(h, &ana.token, "bob's and cai's follows", |p| {
+        followers(p).0 == 2
+    })
+    .await;
+    assert_eq!(
+        page["unread_count"].as_u64(),
+        Some(page["groups"].as_array().unwrap().len() as u64)
+    );
+    h.post(
+        "/api/v1/me/notifications/read",
+        Some(&ana.token),
+        &json!({ "all": true }),
+    )
+    .await
+    .expect(200);
+
+    // Cai unfollows: bob stays, the group stays read.
+    unfollow(&cai).await;
+    let page = wait_page(h, &ana.token, "cai's follow taken back", |p| {
+        followers(p).0 == 1
+    })
+    .await;
+    assert_eq!(followers(&page).1, vec![bob.identity.clone()], "{page}");
+    assert_eq!(page["unread_count"], 0, "an unfollow is no news: {page}");
+    assert!(
+        page["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["read"] == true),
+        "{page}"
+    );
+
+    // Bob unfollows too: nothing is left.
+    unfollow(&bob).await;
+    let page = wait_page(h, &ana.token, "bob's follow taken back", |p| {
+        followers(p).0 == 0
+    })
+    .await;
+    assert_eq!(page["groups"], json!([]), "the empty group goes: {page}");
+    assert_eq!(page["unread_count"], 0);
+
+    // Dee's unfollow is stored before her older follow arrives: the
+    // follow was undone before it came and notifies nobody.
+    let root = Keypair::generate(&mut rand_core::OsRng);
+    let dee = h.register_byok("dee", &root).await;
+    let t = now();
+    for event in [
+        UnsignedEvent::new(root.public(), t, Unfollow {}),
+        UnsignedEvent::new(root.public(), t - 60_000, Follow {}),
+    ] {
+        let event = event
+            .ref_identity(Rel::Subject, ana.key())
+            .sign(&root)
+            .unwrap();
+        let r = h.submit(&dee.token, &event).await;
+        assert!(r.status.is_success(), "{}", r.raw);
+    }
+    // Bob follows again, after dee's follow: when his shows, dee's was applied.
+    h.follow(&bob.token, &ana.identity).await;
+    let page = wait_page(h, &ana.token, "bob's new follow", |p| followers(p).0 >= 1).await;
+    assert_eq!(
+        followers(&page),
+        (1, vec![bob.identity.clone()]),
+        "dee's undone follow does not count: {page}"
+    );
+    assert_eq!(page["unread_count"], 1, "bob's new follow is news: {page}");
+
+    n.stop().await;
+}
+
+/// Stops the gateway and the node, keeping the data dir.
+async fn stop_keeping_dir(n: TestNode) -> tempfile::TempDir {
+    let TestNode { node, gw, dir, .. } = n;
+    if let Some(gw) = gw {
+        gw.stop().await;
+    }
+    let node = Arc::try_unwrap(node)
+        .unwrap_or_else(|_| panic!("the node is still in use after the gateway stopped"));
+    node.shutdown().await.unwrap();
+    dir
+}
+
+/// Starts a node and its gateway again in `dir`.
+async fn start_in(dir: tempfile::TempDir) -> TestNode {
+    let config = config(0);
+    let node = Box::pin(Node::start(
+        dir.path(),
+        &config,
+        StartOptions {
+            memory_blocks: true,
+            ..Default::default()
+        },
+    ))
+    .await
+    .expect("the node starts again");
+    let node = Arc::new(node);
+    let gw = kith_gateway::serve(node.clone(), &config.gateway)
+        .await
+        .expect("the gateway starts again");
+    let url = gw.url();
+    TestNode {
+        node,
+        http: Http::new(&url),
+        gw: Some(gw),
+        url,
+        gateway_config: config.gateway,
+        dir,
+    }
+}
+
+/// A reaction and a reply to ana's post reach the store while the node is
+/// down (written straight into its store, so the notification service
+/// never saw them go by): once the node is up again, they are among ana's
+/// notifications. The service catches up from its watermark over the
+/// acceptance log; listening for new events alone would miss them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_stored_while_down_are_notified_after_a_restart() {
+    use kith_node::protocol::kinds::{Content, Reaction, ReactionType, Reply};
+    use kith_node::protocol::{EventId, Keypair, Rel, UnsignedEvent};
+    use kith_node::storage::{IngestOutcome, Store, StoreConfig};
+
+    let n = TestNode::start(0, |_| {}).await;
+    let h = &n.http;
+    let ana = h.register("ana").await;
+    let bob = h.register("bob").await;
+    let post = h.post_text(&ana.token, "before the restart").await;
+    // Bob's like is notified before the stop: the watermark is past the post.
+    react(h, &bob.token, &post, "like").await;
+    wait_page(h, &ana.token, "bob's like", |p| {
+        group(p, "reaction", Some(&post)).is_some()
+    })
+    .await;
+    let watermark = n.node.notifications().watermark();
+    let dir = stop_keeping_dir(n).await;
+
+    // While the node is down, a stranger's reaction and reply reach its store.
+    let stranger = Keypair::generate(&mut rand_core::OsRng);
+    let target: EventId = post.parse().unwrap();
+    let t = now();
+    let reaction = UnsignedEvent::new(
+        stranger.public(),
+        t,
+        Reaction {
+            reaction: ReactionType::Wow,
+        },
+    )
+    .ref_event(Rel::Target, target)
+    .sign(&stranger)
+    .unwrap();
+    let reply = UnsignedEvent::new(
+        stranger.public(),
+        t + 1,
+        Reply {
+            content: Content::text("written while the node was down"),
+        },
+    )
+    .ref_event(Rel::Root, target)
+    .ref_event(Rel::Parent, target)
+    .sign(&stranger)
+    .unwrap();
+    let events = vec![reaction.clone(), reply.clone()];
+    let store_dir = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open(StoreConfig::new(store_dir)).unwrap();
+        let out = store.ingest_blocking(events).unwrap();
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, IngestOutcome::Stored { seq } if *seq > watermark)),
+            "stored after the watermark ({watermark}): {out:?}"
+        );
+        // Dropping the last handle closes the store.
+    })
+    .await
+    .unwrap();
+
+    let n = start_in(dir).await;
+    let h = &n.http;
+    let page = wait_page(h, &ana.token, "the events stored while down", |p| {
+        group(p, "reaction", Some(&post)).is_some_and(|g| g["actor_count"] == 2)
+            && group(p, "reply", Some(&post)).is_some()
+    })
+    .await;
+    let reactions = group(&page, "reaction", Some(&post)).unwrap();
+    assert_eq!(reactions["reactions"]["wow"], 1, "{reactions}");
+    assert_eq!(reactions["reactions"]["like"], 1, "{reactions}");
+    assert_eq!(reactions["latest_event"], reaction.id().to_string());
+    let replies = group(&page, "reply", Some(&post)).unwrap();
+    assert_eq!(replies["latest_event"], reply.id().to_string());
+    assert_eq!(
+        replies["actors"][0]["identity"],
+        stranger.public().to_string()
+    );
+    assert_eq!(
+        group(&page, "reaction", Some(&post)).unwrap()["read"],
+        false
+    );
+
+    n.stop().await;
 }

@@ -22,15 +22,20 @@
 //! | `u R G` | the type's name (unread groups) |
 //! | `n R` | groups held for `R` (u64) |
 //! | `e event R G` | the actor (what a delete of `event` takes back) |
+//! | `f R actor G` | — (follow groups `actor` is in: what an unfollow takes back) |
 //! | `c R` | per-type settings (JSON `{"reaction": false, …}`) |
 //! | `h R` | — (hosted identities, so a restart catches up for them) |
 //! | `m w` | the watermark: the last acceptance sequence applied |
+//! | `m f` | — (the `f` table is complete; databases made before it get it at open) |
 //!
 //! Rules: nobody is notified about their own events, nor by authors on
 //! their block or mute list (as the lists stand when the event is applied).
 //! A person counts once per group: a changed reaction replaces the older
 //! one (the newest `(created_at, id)` wins), and deleting it takes it back.
-//! New activity on a read group makes it unread. Follows group per UTC day.
+//! New activity on a read group makes it unread. Follows group per UTC day;
+//! an unfollow takes back the person's older follows of the recipient (a
+//! group left empty goes; one that keeps others keeps its read state), and
+//! a follow already undone by a newer unfollow notifies nobody.
 //! Types a person turned off are still recorded but neither listed nor
 //! pushed, so turning one back on shows what came meanwhile.
 
@@ -71,7 +76,9 @@ const COUNT: u8 = b'n';
 const SOURCE: u8 = b'e';
 const SETTINGS: u8 = b'c';
 const HOSTED: u8 = b'h';
+const FOLLOWED: u8 = b'f';
 const WATERMARK: &[u8] = b"mw";
+const FOLLOW_INDEX: &[u8] = b"mf";
 
 macro_rules! types {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
@@ -333,6 +340,7 @@ impl Notifications {
     ) -> Result<Notifications, NotifyError> {
         let dir = data_dir.join(NOTIFY_DIR);
         let db = kith_storage::open_sled(sled::Config::new().cache_capacity(16 << 20), &dir)?;
+        index_follows(&db)?;
         let watermark = db.get(WATERMARK)?.and_then(|v| u64_of(&v)).unwrap_or(0);
         let mut set = HashSet::new();
         for row in db.scan_prefix([HOSTED]) {
@@ -427,6 +435,11 @@ impl Notifications {
         {
             self.retract(&target, &e.author(), s.seq, &mut batch)?;
         }
+        if e.kind() == Kind::Unfollow
+            && let Some(subject) = e.identity_ref(Rel::Subject)
+        {
+            self.unfollow(&subject, e, s.seq, &mut batch)?;
+        }
         for (recipient, activity) in self.activities(e)? {
             if let Some(rec) = self.record(&recipient, activity, e, s.seq, &mut batch)? {
                 changed.push(rec);
@@ -500,16 +513,28 @@ impl Notifications {
                 None,
                 author_of(e.event_ref(Rel::Story))?,
             )),
-            Payload::Follow(_) => direct.push(e.identity_ref(Rel::Subject).map(|who| {
-                (
-                    who,
-                    Activity {
-                        ty: NotificationType::Follow,
-                        target: None,
-                        reaction: None,
-                    },
-                )
-            })),
+            Payload::Follow(_) => {
+                let subject = e.identity_ref(Rel::Subject);
+                // A newer unfollow that arrived first has undone it already.
+                let undone = match &subject {
+                    Some(who) => self.reader.follow_state(&e.author(), who)?.is_some_and(
+                        |(t, id, following)| !following && (t, id) > (e.created_at(), e.id()),
+                    ),
+                    None => false,
+                };
+                if !undone {
+                    direct.push(subject.map(|who| {
+                        (
+                            who,
+                            Activity {
+                                ty: NotificationType::Follow,
+                                target: None,
+                                reaction: None,
+                            },
+                        )
+                    }));
+                }
+            }
             _ => {}
         }
         if matches!(
@@ -611,6 +636,9 @@ impl Notifications {
             }),
         );
         batch.insert(key(SOURCE, &[e.id().digest(), r, &gid.0]), actor.as_bytes());
+        if activity.ty == NotificationType::Follow {
+            batch.insert(key(FOLLOWED, &[r, actor.as_bytes(), &gid.0]), &[]);
+        }
         rec.latest.retain(|(k, _)| *k != actor);
         let place = rec.latest.partition_point(|(_, t)| *t > at);
         rec.latest.insert(place, (actor, at));
@@ -676,8 +704,28 @@ impl Notifications {
             let (k, v) = row?;
             let a: ActorRow = decode(&v, "actor")?;
             batch.remove(key(SOURCE, &[a.event.digest(), r, &gid.0]));
+            if rec.ty == NotificationType::Follow {
+                let actor = k.get(49..81).ok_or(NotifyError::Corrupt("actor"))?;
+                batch.remove(key(FOLLOWED, &[r, actor, &gid.0]));
+            }
             batch.remove(k);
         }
+        Ok(())
+    }
+
+    /// Lowers the recipient's group count by `n` (groups just removed).
+    fn uncount(
+        &self,
+        recipient: &PublicKey,
+        n: u64,
+        batch: &mut sled::Batch,
+    ) -> Result<(), NotifyError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let ckey = key(COUNT, &[recipient.as_bytes()]);
+        let count = self.db.get(&ckey)?.and_then(|v| u64_of(&v)).unwrap_or(n);
+        batch.insert(ckey, &count.saturating_sub(n).to_be_bytes());
         Ok(())
     }
 
@@ -733,58 +781,112 @@ impl Notifications {
             if a.event != *target {
                 continue; // replaced by a newer contribution since
             }
-            batch.remove(akey.clone());
-            let Some(v) = self.db.get(key(GROUP, &[&r, &gid.0]))? else {
-                continue;
-            };
-            let mut rec: Record = decode(&v, "group")?;
-            let old = rec.clone();
-            rec.actor_count = rec.actor_count.saturating_sub(1);
-            if let Some(name) = &a.reaction
-                && let Some(n) = rec.reactions.get_mut(name)
-            {
-                *n = n.saturating_sub(1);
+            if self.take_back(&recipient, &gid, by, &a, seq, batch)? {
+                self.uncount(&recipient, 1, batch)?;
             }
-            if rec.actor_count == 0 {
-                self.remove_group(&recipient, &gid, &old, batch)?;
-                let ckey = key(COUNT, &[&r]);
-                let count = self.db.get(&ckey)?.and_then(|v| u64_of(&v)).unwrap_or(1);
-                batch.insert(ckey, &count.saturating_sub(1).to_be_bytes());
-                continue;
-            }
-            if rec.latest.iter().any(|(k, _)| k == by) {
-                // Name the newest remaining actors again.
-                let mut rows: Vec<(PublicKey, u64, EventId)> = Vec::new();
-                for row in self.db.scan_prefix(key(ACTOR, &[&r, &gid.0])) {
-                    let (k, v) = row?;
-                    if k.as_ref() == akey.as_slice() {
-                        continue;
-                    }
-                    let who = k
-                        .get(49..81)
-                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                        .map(PublicKey::from_bytes_unchecked)
-                        .ok_or(NotifyError::Corrupt("actor"))?;
-                    let a: ActorRow = decode(&v, "actor")?;
-                    rows.push((who, a.at, a.event));
-                }
-                rows.sort_by_key(|r| std::cmp::Reverse((r.1, r.2)));
-                rec.latest = rows
-                    .iter()
-                    .take(NAMED_ACTORS)
-                    .map(|(k, t, _)| (*k, *t))
-                    .collect();
-                if let Some((_, t, id)) = rows.first() {
-                    rec.latest_at = *t;
-                    rec.latest_event = Some(*id);
-                }
-            }
-            rec.seq = seq;
-            batch.remove(key(ORDER, &[&r, &(!old.latest_at).to_be_bytes(), &gid.0]));
-            batch.remove(key(BY_SEQ, &[&r, &old.seq.to_be_bytes(), &gid.0]));
-            self.index(&recipient, &gid, &rec, batch);
         }
         Ok(())
+    }
+
+    /// An unfollow `e` of `recipient`: takes its author out of the
+    /// recipient's follow groups, for each follow older than the unfollow
+    /// (a newer follow that arrived first still stands).
+    fn unfollow(
+        &self,
+        recipient: &PublicKey,
+        e: &Event,
+        seq: u64,
+        batch: &mut sled::Batch,
+    ) -> Result<(), NotifyError> {
+        let by = e.author();
+        let r = recipient.as_bytes();
+        let mut removed = 0;
+        for row in self.db.scan_prefix(key(FOLLOWED, &[r, by.as_bytes()])) {
+            let (k, _) = row?;
+            let gid = k
+                .get(65..81)
+                .and_then(GroupId::from_slice)
+                .ok_or(NotifyError::Corrupt("follow"))?;
+            let Some(v) = self.db.get(key(ACTOR, &[r, &gid.0, by.as_bytes()]))? else {
+                batch.remove(k);
+                continue;
+            };
+            let a: ActorRow = decode(&v, "actor")?;
+            if (a.at, a.event) > (e.created_at(), e.id()) {
+                continue;
+            }
+            batch.remove(k);
+            if self.take_back(recipient, &gid, &by, &a, seq, batch)? {
+                removed += 1;
+            }
+        }
+        self.uncount(recipient, removed, batch)
+    }
+
+    /// Takes `by`'s contribution `a` out of the recipient's group: the
+    /// group goes when nobody is left (answers `true`; the caller lowers
+    /// the count), else it names the newest remaining actors and keeps
+    /// its read state.
+    fn take_back(
+        &self,
+        recipient: &PublicKey,
+        gid: &GroupId,
+        by: &PublicKey,
+        a: &ActorRow,
+        seq: u64,
+        batch: &mut sled::Batch,
+    ) -> Result<bool, NotifyError> {
+        let r = recipient.as_bytes();
+        let akey = key(ACTOR, &[r, &gid.0, by.as_bytes()]);
+        batch.remove(akey.clone());
+        batch.remove(key(SOURCE, &[a.event.digest(), r, &gid.0]));
+        let Some(v) = self.db.get(key(GROUP, &[r, &gid.0]))? else {
+            return Ok(false);
+        };
+        let mut rec: Record = decode(&v, "group")?;
+        let old = rec.clone();
+        rec.actor_count = rec.actor_count.saturating_sub(1);
+        if let Some(name) = &a.reaction
+            && let Some(n) = rec.reactions.get_mut(name)
+        {
+            *n = n.saturating_sub(1);
+        }
+        if rec.actor_count == 0 {
+            self.remove_group(recipient, gid, &old, batch)?;
+            return Ok(true);
+        }
+        if rec.latest.iter().any(|(k, _)| k == by) {
+            // Name the newest remaining actors again.
+            let mut rows: Vec<(PublicKey, u64, EventId)> = Vec::new();
+            for row in self.db.scan_prefix(key(ACTOR, &[r, &gid.0])) {
+                let (k, v) = row?;
+                if k.as_ref() == akey.as_slice() {
+                    continue;
+                }
+                let who = k
+                    .get(49..81)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .map(PublicKey::from_bytes_unchecked)
+                    .ok_or(NotifyError::Corrupt("actor"))?;
+                let a: ActorRow = decode(&v, "actor")?;
+                rows.push((who, a.at, a.event));
+            }
+            rows.sort_by_key(|r| std::cmp::Reverse((r.1, r.2)));
+            rec.latest = rows
+                .iter()
+                .take(NAMED_ACTORS)
+                .map(|(k, t, _)| (*k, *t))
+                .collect();
+            if let Some((_, t, id)) = rows.first() {
+                rec.latest_at = *t;
+                rec.latest_event = Some(*id);
+            }
+        }
+        rec.seq = seq;
+        batch.remove(key(ORDER, &[r, &(!old.latest_at).to_be_bytes(), &gid.0]));
+        batch.remove(key(BY_SEQ, &[r, &old.seq.to_be_bytes(), &gid.0]));
+        self.index(recipient, gid, &rec, batch);
+        Ok(false)
     }
 
     // ------------------------------------------------------------ reading
@@ -1016,6 +1118,34 @@ impl Notifications {
     }
 }
 
+/// Fills the `f` table (follow groups per actor) in a database made
+/// before it existed; once.
+fn index_follows(db: &sled::Db) -> Result<(), NotifyError> {
+    if db.contains_key(FOLLOW_INDEX)? {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for row in db.scan_prefix([GROUP]) {
+        let (k, v) = row?;
+        let rec: Record = decode(&v, "group")?;
+        if rec.ty != NotificationType::Follow {
+            continue;
+        }
+        // g ‖ R(32) ‖ G(16)
+        let (Some(r), Some(g)) = (k.get(1..33), k.get(33..49)) else {
+            return Err(NotifyError::Corrupt("group"));
+        };
+        for row in db.scan_prefix(key(ACTOR, &[r, g])) {
+            let (k, _) = row?;
+            let actor = k.get(49..81).ok_or(NotifyError::Corrupt("actor"))?;
+            batch.insert(key(FOLLOWED, &[r, actor, g]), &[]);
+        }
+    }
+    batch.insert(FOLLOW_INDEX, &[]);
+    db.apply_batch(batch)?;
+    Ok(())
+}
+
 fn key_of(prefix: u8, k: &PublicKey) -> Vec<u8> {
     key(prefix, &[k.as_bytes()])
 }
@@ -1127,6 +1257,67 @@ mod tests {
         assert_eq!(g.to_string().parse::<GroupId>(), Ok(g));
         assert!("zz".parse::<GroupId>().is_err());
         assert_ne!(g, GroupId::of(&k, NotificationType::Follow, None, 20_001));
+    }
+
+    /// A database made before the `f` table (follow groups per actor)
+    /// gets it when opened, so an unfollow takes back a follow recorded
+    /// before the upgrade.
+    #[test]
+    fn an_unfollow_takes_back_a_follow_recorded_before_the_follow_index() {
+        use kith_protocol::kinds::{Follow, Unfollow};
+        use kith_protocol::{Keypair, UnsignedEvent};
+        use kith_storage::StoreConfig;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = StoreConfig::new(dir.path());
+        config.expiry_interval = None;
+        let store = Store::open(config).unwrap();
+        let (ana, bob) = (
+            Keypair::from_seed(&[1; 32]).unwrap(),
+            Keypair::from_seed(&[2; 32]).unwrap(),
+        );
+        let t = 1_767_225_600_000;
+        let follow = UnsignedEvent::new(bob.public(), t, Follow {})
+            .ref_identity(Rel::Subject, ana.public())
+            .sign(&bob)
+            .unwrap();
+        store.ingest_blocking(vec![follow]).unwrap();
+        let list = |n: &Notifications| {
+            let q = ListQuery {
+                limit: MAX_PAGE,
+                ..ListQuery::default()
+            };
+            n.list(&ana.public(), &q).unwrap().groups
+        };
+        {
+            let n =
+                Notifications::open(dir.path(), store.reader().clone(), &[ana.public()]).unwrap();
+            n.catch_up().unwrap();
+            assert_eq!(list(&n)[0].actor_count, 1);
+            // As a database of the previous version would be.
+            let old: Vec<_> =
+                n.db.scan_prefix([FOLLOWED])
+                    .keys()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+            assert_eq!(old.len(), 1);
+            for k in old {
+                n.db.remove(k).unwrap();
+            }
+            n.db.remove(FOLLOW_INDEX).unwrap();
+            n.flush().unwrap();
+        }
+        let n = Notifications::open(dir.path(), store.reader().clone(), &[ana.public()]).unwrap();
+        let unfollow = UnsignedEvent::new(bob.public(), t + 1, Unfollow {})
+            .ref_identity(Rel::Subject, ana.public())
+            .sign(&bob)
+            .unwrap();
+        store.ingest_blocking(vec![unfollow]).unwrap();
+        n.catch_up().unwrap();
+        assert_eq!(list(&n), Vec::<Group>::new());
+        assert_eq!(n.unread_count(&ana.public()).unwrap(), 0);
+        let count = n.db.get(key_of(COUNT, &ana.public())).unwrap();
+        assert_eq!(count.as_deref().and_then(u64_of), Some(0));
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub struct EventStats {
     pub thread_replies: u64,
     /// The viewer's live reaction, if a viewer was given and has reacted.
     pub mine: Option<ReactionType>,
+    /// The id of the viewer's live reaction event (with [`mine`](Self::mine)):
+    /// what a `delete` names to take the reaction back.
+    pub mine_id: Option<EventId>,
 }
 
 /// How siblings are ordered at every level of a thread view.
@@ -849,9 +852,11 @@ impl Reader {
                     .tree
                     .get(Key::new(keys::REACTION).id(id).key(viewer).build())?
             {
+                // y ‖ target(32) ‖ person(32) → t(8) ‖ id(32) ‖ type(1)
                 s.mine = v
                     .get(40)
                     .and_then(|t| ReactionType::ALL.get(usize::from(*t)).copied());
+                s.mine_id = s.mine.and(id_at(&v, 8));
             }
             out.push(s);
         }

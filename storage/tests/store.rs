@@ -240,6 +240,56 @@ fn reactions_one_live_per_person_with_counts() {
     assert_integrity(&store);
 }
 
+/// `mine_id` names the viewer's live reaction event: the newest one, a
+/// newer one when it replaces it, and none once it is deleted. Without a
+/// viewer, or for someone who has not reacted, there is none.
+#[test]
+fn the_viewers_live_reaction_id_follows_replacement_and_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b, c) = (key(1), key(2), key(3));
+    let p = post(&a, T0, "react to me");
+    let like = react(&b, T0 + 10, p.id(), ReactionType::Like);
+    ingest(&store, vec![p.clone(), like.clone()]);
+    let mine = |who: Option<&PublicKey>| {
+        let s = store.stats(&[p.id()], who).unwrap().remove(0);
+        (s.mine, s.mine_id)
+    };
+    assert_eq!(
+        mine(Some(&b.public())),
+        (Some(ReactionType::Like), Some(like.id()))
+    );
+    assert_eq!(mine(Some(&c.public())), (None, None));
+    assert_eq!(mine(None), (None, None));
+
+    // A newer reaction replaces it.
+    let haha = react(&b, T0 + 20, p.id(), ReactionType::Haha);
+    ingest(&store, vec![haha.clone()]);
+    assert_eq!(
+        mine(Some(&b.public())),
+        (Some(ReactionType::Haha), Some(haha.id()))
+    );
+
+    // Deleting both leaves no live reaction.
+    let del = |target: &Event, t: u64| {
+        sign(
+            &b,
+            UnsignedEvent::new(b.public(), t, Delete::default())
+                .ref_event(Rel::Target, target.id()),
+        )
+    };
+    ingest(&store, vec![del(&haha, T0 + 30)]);
+    assert_eq!(
+        mine(Some(&b.public())),
+        (Some(ReactionType::Like), Some(like.id()))
+    );
+    ingest(&store, vec![del(&like, T0 + 40)]);
+    assert_eq!(mine(Some(&b.public())), (None, None));
+    let stats = store.stats(&[p.id()], Some(&b.public())).unwrap();
+    assert_eq!(stats[0].reactions, [0; 6]);
+    assert_integrity(&store);
+}
+
 #[test]
 fn thread_shape_with_a_late_parent() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 
 mod discover;
 mod keys;
+mod media;
 mod node;
 mod notify;
 mod people;
@@ -29,6 +30,7 @@ use crate::i18n::Messages;
 pub(crate) use keys::KeyCommand;
 pub(crate) use people::ProfileCommand;
 pub(crate) use posts::{PostArgs, ThreadArgs, TimelineArgs};
+pub(crate) use social::NoLiveReaction;
 
 /// The commands that talk to a node.
 #[derive(Debug, Subcommand)]
@@ -53,7 +55,8 @@ pub(crate) enum Remote {
     Home(posts::HomeArgs),
     /// Show a thread: its first post and its replies in reading order.
     Thread(ThreadArgs),
-    /// React to an event: like, love, haha, wow, sad or angry.
+    /// React to an event: like, love, haha, wow, sad or angry; or take
+    /// your reaction back with --remove.
     React(social::ReactArgs),
     /// Repost an event.
     Repost(social::RepostArgs),
@@ -92,6 +95,10 @@ pub(crate) enum Remote {
     },
     /// Your notifications, grouped ("Ana and 3 others reacted to your post").
     Notifications(notify::NotificationsArgs),
+    /// Upload pictures, clips and sounds; the node's pins and garbage
+    /// collection.
+    #[command(subcommand)]
+    Media(media::MediaCommand),
     /// Publish a story, mark one seen, see who viewed yours, highlights.
     #[command(subcommand)]
     Story(stories::StoryCommand),
@@ -204,6 +211,7 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
             posts::search(ctx, query, lang.as_deref(), *limit).await
         }
         Remote::Notifications(args) => notify::notifications(ctx, args).await,
+        Remote::Media(command) => media::run(ctx, command).await,
         Remote::Story(command) => stories::story(ctx, command).await,
         Remote::Stories { key } => stories::stories(ctx, key.as_deref()).await,
         Remote::Key(KeyCommand::Export(args)) => keys::export(ctx, args).await,

@@ -35,6 +35,12 @@ pub(crate) struct ProfileSet {
     /// A link to elsewhere (repeatable; replaces the list).
     #[arg(long = "link", value_name = "URL")]
     links: Vec<String>,
+    /// Your picture: an image file, uploaded and processed first.
+    #[arg(long, value_name = "FILE")]
+    avatar: Option<std::path::PathBuf>,
+    /// Your cover image: an image file, uploaded and processed first.
+    #[arg(long, value_name = "FILE")]
+    banner: Option<std::path::PathBuf>,
 }
 
 /// `kith id`: who the token speaks for, from the node. When no node answers
@@ -128,6 +134,12 @@ pub(crate) async fn profile_set(ctx: &Ctx<'_>, args: &ProfileSet) -> anyhow::Res
     }
     if !args.links.is_empty() {
         fields.insert("links".into(), json!(args.links));
+    }
+    for (field, file) in [("avatar", &args.avatar), ("banner", &args.banner)] {
+        if let Some(file) = file {
+            let view = super::media::upload(ctx, file, true).await?;
+            fields.insert(field.into(), view["descriptor"].clone());
+        }
     }
     let result = ctx.client.put_profile(&payload).await?;
     if ctx.json {

@@ -28,6 +28,10 @@ pub(crate) struct PostArgs {
     /// Tag with a hashtag the text does not show (repeatable).
     #[arg(long = "hashtag", value_name = "TAG", value_parser = parse_hashtag)]
     hashtags: Vec<String>,
+    /// Attach a picture, clip or sound (repeatable, up to 10): uploaded,
+    /// processed, then posted with its thumbnails and renditions.
+    #[arg(long = "media", value_name = "FILE")]
+    media: Vec<std::path::PathBuf>,
 }
 
 /// A hashtag in its normalised form, or why it cannot be one.
@@ -142,6 +146,14 @@ pub(crate) async fn post(ctx: &Ctx<'_>, args: &PostArgs) -> anyhow::Result<()> {
     let mut payload = json!({ "text": args.text });
     if !tags.is_empty() {
         payload["tags"] = json!(tags);
+    }
+    if !args.media.is_empty() {
+        let mut descriptors = Vec::with_capacity(args.media.len());
+        for file in &args.media {
+            let view = super::media::upload(ctx, file, true).await?;
+            descriptors.push(view["descriptor"].clone());
+        }
+        payload["media"] = Value::Array(descriptors);
     }
     let draft = match &args.reply_to {
         None => json!({ "kind": "post", "payload": payload }),

@@ -3,14 +3,18 @@
 //! them for you, as it does posts).
 //!
 //! A reaction replaces your previous reaction to the same event. Taking a
-//! reaction back means deleting its event, and the API does not say which
-//! event is your live reaction (only its type, `stats.mine`), so there is no
-//! `--remove` yet.
+//! reaction back (`kith react ID --remove`) is deleting its event: the
+//! event's counts name your live reaction (`stats.mine_id`), and a `delete`
+//! of it is published. The node keeps your newest remaining reaction
+//! live, so an older one you never deleted shows again after that.
 
 use clap::builder::NonEmptyStringValueParser;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::posts::my_identity;
 use super::{Ctx, written};
+use crate::client::parse;
 use crate::display::{self, EventView, REACTIONS};
 
 /// `kith react`.
@@ -21,9 +25,32 @@ pub(crate) struct ReactArgs {
     id: String,
     /// like 👍, love ❤️, haha 😆, wow 😮, sad 😢 or angry 😠. It replaces
     /// your previous reaction to the event.
-    #[arg(value_name = "TYPE", value_parser = REACTIONS)]
-    reaction: String,
+    #[arg(
+        value_name = "TYPE",
+        value_parser = REACTIONS,
+        required_unless_present = "remove",
+        conflicts_with = "remove"
+    )]
+    reaction: Option<String>,
+    /// Take back your reaction to the event (publishes a delete of it).
+    #[arg(long)]
+    remove: bool,
 }
+
+/// `kith react ID --remove` found no live reaction of yours to the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NoLiveReaction {
+    /// The event (`bafyrei…`).
+    pub(crate) target: String,
+}
+
+impl std::fmt::Display for NoLiveReaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "you have no reaction to {} to remove", self.target)
+    }
+}
+
+impl std::error::Error for NoLiveReaction {}
 
 /// `kith repost`.
 #[derive(Debug, clap::Args)]
@@ -73,15 +100,65 @@ async fn publish(
     Ok(())
 }
 
-/// `kith react ID TYPE`.
+/// `kith react ID TYPE`, or `kith react ID --remove`.
 pub(crate) async fn react(ctx: &Ctx<'_>, args: &ReactArgs) -> anyhow::Result<()> {
-    let draft = draft("reaction", json!({ "reaction": args.reaction }), &args.id);
+    let reaction = match (&args.reaction, args.remove) {
+        (Some(reaction), false) => reaction,
+        // clap requires exactly one of TYPE and --remove.
+        _ => return unreact(ctx, &args.id).await,
+    };
+    let draft = draft("reaction", json!({ "reaction": reaction }), &args.id);
     publish(ctx, &draft, |event| {
         ctx.msg(
             "reaction-published",
             &[
-                ("reaction", display::reaction_symbol(&args.reaction)),
+                ("reaction", display::reaction_symbol(reaction)),
                 ("target", &args.id),
+                ("id", &event.id),
+            ],
+        )
+    })
+    .await
+}
+
+/// What the event's counts say about the caller's own reaction.
+#[derive(Debug, Default, Deserialize)]
+struct Mine {
+    #[serde(default)]
+    mine: Option<String>,
+    #[serde(default)]
+    mine_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WithStats {
+    #[serde(default)]
+    stats: Option<Mine>,
+}
+
+/// `kith react ID --remove`: deletes the caller's live reaction to `target`.
+async fn unreact(ctx: &Ctx<'_>, target: &str) -> anyhow::Result<()> {
+    // Without a token the node reads the event for nobody, and its counts
+    // would say "no reaction"; asking who we are gets the node's 401 instead.
+    if !ctx.client.endpoint().has_token() {
+        my_identity(ctx).await?;
+    }
+    let event: WithStats = parse(&ctx.client.event(target).await?)?;
+    let Mine { mine, mine_id } = event.stats.unwrap_or_default();
+    let Some(reaction_id) = mine_id else {
+        return Err(NoLiveReaction {
+            target: target.to_string(),
+        }
+        .into());
+    };
+    let reaction = mine.unwrap_or_default();
+    let draft = draft("delete", json!({}), &reaction_id);
+    publish(ctx, &draft, |event| {
+        ctx.msg(
+            "reaction-removed",
+            &[
+                ("reaction", display::reaction_symbol(&reaction)),
+                ("target", target),
                 ("id", &event.id),
             ],
         )

@@ -15,11 +15,16 @@ use crate::display::{self, EventView};
 /// Story commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoryCommand {
-    /// Publish a text story (media stories arrive with the media service).
+    /// Publish a story: text, a picture or clip (with `--text` as its
+    /// caption), or both.
     Add {
-        /// The story's text.
-        #[arg(long, value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
-        text: String,
+        /// The story's text, or the caption of its media.
+        #[arg(long, value_name = "TEXT", value_parser = NonEmptyStringValueParser::new(),
+              required_unless_present = "media")]
+        text: Option<String>,
+        /// A picture or clip, uploaded and processed first.
+        #[arg(long, value_name = "FILE")]
+        media: Option<std::path::PathBuf>,
         /// Hours until it disappears (1 to 24).
         #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=24))]
         hours: u64,
@@ -68,10 +73,19 @@ pub(crate) async fn story(ctx: &Ctx<'_>, command: &StoryCommand) -> anyhow::Resu
     match command {
         StoryCommand::Add {
             text,
+            media,
             hours,
             mentions,
         } => {
-            let body = json!({ "text": text, "hours": hours, "mentions": mentions });
+            let mut body = json!({
+                "text": text.as_deref().unwrap_or_default(),
+                "hours": hours,
+                "mentions": mentions,
+            });
+            if let Some(file) = media {
+                let view = super::media::upload(ctx, file, true).await?;
+                body["media"] = view["descriptor"].clone();
+            }
             let result = post(ctx, &["api", "v1", "me", "stories"], &body).await?;
             if ctx.json {
                 return ctx.print_json(&result);
