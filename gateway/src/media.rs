@@ -33,6 +33,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(gc))
         .routes(routes!(ipfs_file, ipfs_head))
         .routes(routes!(ipfs_path, ipfs_path_head))
+        // Deeper paths (`/ipfs/<cid>/a/b/c.jpg`): the same handlers; OpenAPI
+        // has no catch-all parameter to document them with.
+        .route(
+            "/ipfs/{cid}/{path}/{*rest}",
+            axum::routing::get(ipfs_deep_path).head(ipfs_deep_path_head),
+        )
 }
 
 impl From<MediaError> for ApiError {
@@ -308,7 +314,8 @@ async fn ipfs_file(
 /// A file's headers.
 #[utoipa::path(head, path = "/ipfs/{cid}", tag = "media",
     params(("cid" = String, Path)),
-    responses((status = 200), (status = "default", body = ErrorBody)))]
+    responses((status = 200, description = "The file's headers, without its bytes"),
+        (status = "default", description = "An error", body = ErrorBody)))]
 async fn ipfs_head(
     State(state): State<AppState>,
     Path(cid): Path<String>,
@@ -318,7 +325,7 @@ async fn ipfs_head(
 }
 
 /// A file inside a directory in IPFS.
-#[utoipa::path(get, path = "/ipfs/{cid}/{*path}", tag = "media",
+#[utoipa::path(get, path = "/ipfs/{cid}/{path}", tag = "media",
     params(("cid" = String, Path), ("path" = String, Path)),
     responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 206, description = "a byte range"), (status = "default", body = ErrorBody)))]
@@ -331,15 +338,46 @@ async fn ipfs_path(
 }
 
 /// A file's headers, inside a directory.
-#[utoipa::path(head, path = "/ipfs/{cid}/{*path}", tag = "media",
+#[utoipa::path(head, path = "/ipfs/{cid}/{path}", tag = "media",
     params(("cid" = String, Path), ("path" = String, Path)),
-    responses((status = 200), (status = "default", body = ErrorBody)))]
+    responses((status = 200, description = "The file's headers, without its bytes"),
+        (status = "default", description = "An error", body = ErrorBody)))]
 async fn ipfs_path_head(
     State(state): State<AppState>,
     Path((cid, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     serve(&state, &cid, &path, &headers, &Method::HEAD).await
+}
+
+async fn ipfs_deep_path(
+    State(state): State<AppState>,
+    Path((cid, path, rest)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &state,
+        &cid,
+        &format!("{path}/{rest}"),
+        &headers,
+        &Method::GET,
+    )
+    .await
+}
+
+async fn ipfs_deep_path_head(
+    State(state): State<AppState>,
+    Path((cid, path, rest)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &state,
+        &cid,
+        &format!("{path}/{rest}"),
+        &headers,
+        &Method::HEAD,
+    )
+    .await
 }
 
 /// The one byte range asked for, if any: `None` for none (or several,

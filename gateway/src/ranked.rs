@@ -275,7 +275,7 @@ fn prefetch(state: AppState, snapshot: Arc<Snapshot>, offset: usize, limit: usiz
             .map(|r| r.id)
             .collect();
         for id in &ids {
-            if state.views.event_by_id(&reader, id).is_err() {
+            if state.views.event_by_id(reader, id).is_err() {
                 return;
             }
         }

@@ -35,6 +35,8 @@ pub fn config(sync_secs: u64) -> Config {
     c.sync.interval_secs = sync_secs;
     c.gateway.listen = "127.0.0.1:0".parse().unwrap();
     c.gateway.auth_per_minute = 600;
+    // Files nobody on loopback has are given up on quickly.
+    c.media.fetch_timeout_secs = 3;
     c
 }
 
@@ -694,7 +696,15 @@ pub fn openapi_json() -> Value {
 
 /// A path template with `{key}` and `{id}` replaced by real values.
 pub fn fill_path(template: &str, key: &str, id: &str) -> String {
-    let filled = template.replace("{key}", key).replace("{id}", id);
+    let filled = template
+        .replace("{key}", key)
+        .replace("{id}", id)
+        // A valid CID (of the bytes "hola") and a file name.
+        .replace(
+            "{cid}",
+            "bafkreiayqdrpf5ykdrcmdr2jr5ahxkckcy3goscs6geejzjkeaqdu6iz5a",
+        )
+        .replace("{path}", "a.jpg");
     assert!(
         !filled.contains('{'),
         "a path parameter the tests do not know: {template}"
