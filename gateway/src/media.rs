@@ -31,13 +31,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
         .routes(routes!(pins))
         .routes(routes!(gc))
-        .routes(routes!(ipfs_file, ipfs_head))
-        .routes(routes!(ipfs_path, ipfs_path_head))
+        // GET routes answer HEAD too (axum), with the headers only.
+        .routes(routes!(ipfs_file))
+        .routes(routes!(ipfs_path))
         // Deeper paths (`/ipfs/<cid>/a/b/c.jpg`): the same handlers; OpenAPI
         // has no catch-all parameter to document them with.
         .route(
             "/ipfs/{cid}/{path}/{*rest}",
-            axum::routing::get(ipfs_deep_path).head(ipfs_deep_path_head),
+            axum::routing::get(ipfs_deep_path),
         )
 }
 
@@ -298,7 +299,7 @@ fn parse_cid(text: &str) -> ApiResult<cid::Cid> {
     })
 }
 
-/// A file in IPFS, with `Range` support.
+/// A file in IPFS, with `Range` support (`HEAD`: its headers only).
 #[utoipa::path(get, path = "/ipfs/{cid}", tag = "media",
     params(("cid" = String, Path)),
     responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
@@ -306,22 +307,10 @@ fn parse_cid(text: &str) -> ApiResult<cid::Cid> {
 async fn ipfs_file(
     State(state): State<AppState>,
     Path(cid): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    serve(&state, &cid, "", &headers, &Method::GET).await
-}
-
-/// A file's headers.
-#[utoipa::path(head, path = "/ipfs/{cid}", tag = "media",
-    params(("cid" = String, Path)),
-    responses((status = 200, description = "The file's headers, without its bytes"),
-        (status = "default", description = "An error", body = ErrorBody)))]
-async fn ipfs_head(
-    State(state): State<AppState>,
-    Path(cid): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    serve(&state, &cid, "", &headers, &Method::HEAD).await
+    serve(&state, &cid, "", &headers, &method).await
 }
 
 /// A file inside a directory in IPFS.
@@ -332,52 +321,19 @@ async fn ipfs_head(
 async fn ipfs_path(
     State(state): State<AppState>,
     Path((cid, path)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    serve(&state, &cid, &path, &headers, &Method::GET).await
-}
-
-/// A file's headers, inside a directory.
-#[utoipa::path(head, path = "/ipfs/{cid}/{path}", tag = "media",
-    params(("cid" = String, Path), ("path" = String, Path)),
-    responses((status = 200, description = "The file's headers, without its bytes"),
-        (status = "default", description = "An error", body = ErrorBody)))]
-async fn ipfs_path_head(
-    State(state): State<AppState>,
-    Path((cid, path)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    serve(&state, &cid, &path, &headers, &Method::HEAD).await
+    serve(&state, &cid, &path, &headers, &method).await
 }
 
 async fn ipfs_deep_path(
     State(state): State<AppState>,
     Path((cid, path, rest)): Path<(String, String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    serve(
-        &state,
-        &cid,
-        &format!("{path}/{rest}"),
-        &headers,
-        &Method::GET,
-    )
-    .await
-}
-
-async fn ipfs_deep_path_head(
-    State(state): State<AppState>,
-    Path((cid, path, rest)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    serve(
-        &state,
-        &cid,
-        &format!("{path}/{rest}"),
-        &headers,
-        &Method::HEAD,
-    )
-    .await
+    serve(&state, &cid, &format!("{path}/{rest}"), &headers, &method).await
 }
 
 /// The one byte range asked for, if any: `None` for none (or several,

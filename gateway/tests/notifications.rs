@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use kith_node::node::{Node, StartOptions};
 use serde_json::{Value, json};
 
 /// Longest wait for the notification service (or the network) to catch up.
@@ -658,34 +657,6 @@ async fn stop_keeping_dir(n: TestNode) -> tempfile::TempDir {
     dir
 }
 
-/// Starts a node and its gateway again in `dir`.
-async fn start_in(dir: tempfile::TempDir) -> TestNode {
-    let config = config(0);
-    let node = Box::pin(Node::start(
-        dir.path(),
-        &config,
-        StartOptions {
-            memory_blocks: true,
-            ..Default::default()
-        },
-    ))
-    .await
-    .expect("the node starts again");
-    let node = Arc::new(node);
-    let gw = kith_gateway::serve(node.clone(), &config.gateway)
-        .await
-        .expect("the gateway starts again");
-    let url = gw.url();
-    TestNode {
-        node,
-        http: Http::new(&url),
-        gw: Some(gw),
-        url,
-        gateway_config: config.gateway,
-        dir,
-    }
-}
-
 /// A reaction and a reply to ana's post reach the store while the node is
 /// down (written straight into its store, so the notification service
 /// never saw them go by): once the node is up again, they are among ana's
@@ -751,7 +722,7 @@ async fn events_stored_while_down_are_notified_after_a_restart() {
     .await
     .unwrap();
 
-    let n = start_in(dir).await;
+    let n = TestNode::start_in(dir, 0, |_| {}).await;
     let h = &n.http;
     let page = wait_page(h, &ana.token, "the events stored while down", |p| {
         group(p, "reaction", Some(&post)).is_some_and(|g| g["actor_count"] == 2)

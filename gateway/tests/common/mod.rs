@@ -59,7 +59,16 @@ impl TestNode {
 
     /// As [`TestNode::start`], with `tweak` applied to the whole config.
     pub async fn start_with(sync_secs: u64, tweak: impl FnOnce(&mut Config)) -> TestNode {
-        let dir = tempfile::tempdir().unwrap();
+        TestNode::start_in(tempfile::tempdir().unwrap(), sync_secs, tweak).await
+    }
+
+    /// Starts a node and its gateway in `dir` (a new one, or the data dir
+    /// of a node that was stopped).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        sync_secs: u64,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestNode {
         let mut config = config(sync_secs);
         tweak(&mut config);
         let node = Box::pin(Node::start(
