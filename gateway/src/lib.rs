@@ -104,6 +104,33 @@ pub use server::{RunningGateway, openapi, route_paths, serve};
 
 #[cfg(test)]
 mod tests {
+    /// The files of `gateway/<dir>`, sorted: a mutation test's seeds.
+    fn seeds(dir: &str) -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        seeds.sort();
+        assert!(seeds.len() >= 5);
+        seeds
+    }
+
+    /// xorshift64: the same mutations on every run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// A refusal's code is snake_case.
+    fn code_ok(c: &str) -> bool {
+        !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    }
+
     /// A stable-toolchain stand-in for the libFuzzer target, run on every
     /// test run: the seeds of `gateway/fuzz/seeds`, mutated many times
     /// (bit flips, byte insertions and deletions, splices, truncation),
@@ -111,22 +138,8 @@ mod tests {
     /// carries a snake_case code.
     #[test]
     fn client_decoders_survive_mutated_input() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
-        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-            .collect();
-        seeds.sort();
-        assert!(seeds.len() >= 5);
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let code_ok =
-            |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let seeds = seeds("fuzz/seeds");
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut accepted, mut refused) = (0, 0);
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].clone();
@@ -178,20 +191,8 @@ mod tests {
     /// the upload checks and image cleaning, and as Range/path texts.
     #[test]
     fn media_decoders_survive_mutated_input() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds-media");
-        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-            .collect();
-        seeds.sort();
-        assert!(seeds.len() >= 5);
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let seeds = seeds("fuzz/seeds-media");
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let (mut accepted, mut refused) = (0, 0);
         for round in 0..3_000 {
             let mut input = seeds[round % seeds.len()].clone();
@@ -217,11 +218,7 @@ mod tests {
             match crate::fuzz::media(&input) {
                 Ok(_) => accepted += 1,
                 Err(code) => {
-                    assert!(
-                        !code.is_empty()
-                            && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                        "{code}"
-                    );
+                    assert!(code_ok(&code), "{code}");
                     refused += 1;
                 }
             }
