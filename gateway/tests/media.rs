@@ -696,3 +696,58 @@ async fn multipart_uploads_directories_and_head() {
     assert!(r.bytes().await.unwrap().is_empty());
     n.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_ffmpeg_video_is_stored_as_it_came() {
+    let n = TestNode::start_with(0, |c| {
+        c.media.ffmpeg = "/nonexistent/ffmpeg".into();
+        c.media.ffprobe = "/nonexistent/ffprobe".into();
+    })
+    .await;
+    let ana = n.http.register("ana").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corto.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=10",
+        "-t",
+        "1",
+        "-pix_fmt",
+        "yuv420p",
+        path.to_str().unwrap(),
+    ]);
+    let clip = std::fs::read(&path).unwrap();
+    let r = upload(&n, &ana.token, clip.clone()).await.expect(201);
+    assert_eq!(r.headers["x-kith-warning"], "ffmpeg_missing");
+    assert_eq!(r.body["warnings"], json!(["ffmpeg_missing"]));
+    assert_eq!(r.body["status"], "ready");
+    let d = &r.body["descriptor"];
+    assert_eq!(d["mime"], "video/mp4");
+    assert_eq!(d["size"].as_u64(), Some(clip.len() as u64));
+    assert!(
+        d.get("duration_ms").is_none() && d.get("width").is_none(),
+        "{d}"
+    );
+    // The descriptor is still a valid one to post.
+    n.http
+        .post(
+            "/api/v1/publish",
+            Some(&ana.token),
+            &json!({"kind": "post", "payload": {"text": "sin ffmpeg", "media": [d]}}),
+        )
+        .await
+        .expect(201);
+    // Served as it came.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (status, _, body) = bytes(
+        &client,
+        &format!("{}/ipfs/{}", n.url, r.body["cid"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body == clip);
+    n.stop().await;
+}
