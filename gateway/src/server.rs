@@ -160,6 +160,14 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    // Responses stream in pieces (a file's blocks, a page's JSON); with
+    // Nagle's algorithm the last small piece would wait for the client's
+    // delayed ACK (40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(
