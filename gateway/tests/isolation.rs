@@ -254,7 +254,12 @@ async fn every_secured_route_needs_a_valid_token() {
     let ops = documented_operations(&doc);
     let secured: Vec<&Operation> = ops
         .iter()
-        .filter(|o| o.secured || o.path.starts_with("/api/v1/me") || o.path.contains("sessions/"))
+        .filter(|o| {
+            o.secured
+                || o.path == "/api/v1/me"
+                || o.path.starts_with("/api/v1/me/")
+                || o.path.contains("sessions/")
+        })
         .collect();
     assert!(secured.len() >= 20, "{secured:?}");
     let mut problems = Vec::new();
