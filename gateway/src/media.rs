@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt};
 use kith_node::media::{self, MediaError, MediaRecord};
@@ -181,8 +181,6 @@ async fn upload(
     }
     Ok(response)
 }
-
-use axum::http::HeaderName;
 
 /// Streams `body` into `file`, refusing it once it passes `limit` bytes.
 async fn write_upload<S, B>(file: &std::path::Path, body: S, limit: u64) -> ApiResult<u64>

@@ -16,7 +16,6 @@
 pub mod probe;
 mod read;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -552,7 +551,16 @@ impl Media {
 
     /// Adds a file to the block store, pinned; its root CID.
     async fn add_to_ipfs(&self, path: &Path) -> Result<Cid, MediaError> {
-        let mut status = self.inner.ipfs.add_unixfs(path.to_path_buf()).pin(true);
+        self.add(path.to_path_buf().into()).await
+    }
+
+    /// Adds bytes made here (a thumbnail, a poster) straight from memory.
+    async fn add_bytes(&self, bytes: Vec<u8>) -> Result<Cid, MediaError> {
+        self.add(bytes.into()).await
+    }
+
+    async fn add(&self, what: rust_ipfs::unixfs::AddOpt) -> Result<Cid, MediaError> {
+        let mut status = self.inner.ipfs.add_unixfs(what).pin(true);
         while let Some(s) = status.next().await {
             match s {
                 UnixfsStatus::CompletedStatus { path, .. } => {
@@ -569,19 +577,6 @@ impl Media {
             }
         }
         Err(MediaError::Storage("add ended without a result".into()))
-    }
-
-    async fn add_bytes(&self, bytes: Vec<u8>) -> Result<Cid, MediaError> {
-        let path = self.inner.work.join(format!(
-            "derived-{}",
-            rand_core::RngCore::next_u64(&mut rand_core::OsRng)
-        ));
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(|e| MediaError::Probe(e.into()))?;
-        let cid = self.add_to_ipfs(&path).await;
-        let _ = tokio::fs::remove_file(&path).await;
-        cid
     }
 
     fn queue_len(&self) -> usize {
@@ -983,18 +978,5 @@ impl Media {
             blocks: removed.len(),
             unpinned,
         })
-    }
-
-    /// CIDs held by this node's uploads (originals and what was made from
-    /// them), for tests and diagnostics.
-    pub fn own_cids(&self) -> Result<HashSet<String>, MediaError> {
-        let mut out = HashSet::new();
-        for row in self.inner.tree.scan_prefix(b"r") {
-            let (_, v) = row?;
-            let r: MediaRecord = parse(&v)?;
-            out.insert(r.cid.clone());
-            out.extend(r.thumbs.iter().chain(&r.renditions).map(|d| d.cid.clone()));
-        }
-        Ok(out)
     }
 }
