@@ -605,8 +605,17 @@ pub(crate) async fn serve(ipfs: Ipfs, store: Store, peers: Arc<Peers>) -> anyhow
     Ok(())
 }
 
+/// Waits before asking again for an event no peer gave: a peer may have been
+/// between connections, or the event may reach a peer in the meantime.
+const FETCH_RETRIES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
+
+/// An event to fetch, with the peer to ask first and how many times it was
+/// asked for already.
+type Wanted = (EventId, Option<PeerId>, usize);
+
 /// Fetches events other events point at, from the peer that sent them or
-/// else from any connected peer.
+/// else from any connected peer, and asks again later (twice) for what none
+/// of them gave.
 pub(crate) async fn fetcher(
     ipfs: Ipfs,
     ingest: Ingest,
@@ -614,13 +623,20 @@ pub(crate) async fn fetcher(
     peers: Arc<Peers>,
     mut requests: mpsc::UnboundedReceiver<FetchRequest>,
 ) {
+    let (retry_tx, mut retries) = mpsc::unbounded_channel::<Wanted>();
     let mut asked: std::collections::HashMap<[u8; 32], Instant> = Default::default();
     let mut batch: Vec<FetchRequest> = Vec::new();
-    while requests.recv_many(&mut batch, MAX_FETCH_IDS).await > 0 {
+    loop {
+        let mut by_peer: std::collections::HashMap<Option<PeerId>, Vec<(EventId, usize)>> =
+            Default::default();
+        tokio::select! {
+            n = requests.recv_many(&mut batch, MAX_FETCH_IDS) => if n == 0 { break },
+            Some((id, hint, attempt)) = retries.recv() => {
+                by_peer.entry(hint).or_default().push((id, attempt));
+            }
+        }
         let now = Instant::now();
         asked.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
-        let mut by_peer: std::collections::HashMap<Option<PeerId>, Vec<EventId>> =
-            Default::default();
         for r in batch.drain(..) {
             let key = match r.want {
                 Dependency::Event(id) => *id.digest(),
@@ -631,7 +647,7 @@ pub(crate) async fn fetcher(
             };
             slot.insert(now);
             match r.want {
-                Dependency::Event(id) => by_peer.entry(r.hint).or_default().push(id),
+                Dependency::Event(id) => by_peer.entry(r.hint).or_default().push((id, 0)),
                 Dependency::Delegation { author, .. } => {
                     let peer = match r.hint {
                         Some(p) => Some(p),
@@ -656,7 +672,9 @@ pub(crate) async fn fetcher(
                 }
             }
         }
-        for (hint, ids) in by_peer {
+        for (hint, wanted) in by_peer {
+            let missing = |id: &EventId| !store.reader().contains(id).unwrap_or(false);
+            let mut left: Vec<EventId> = wanted.iter().map(|w| w.0).filter(missing).collect();
             let mut candidates: Vec<PeerId> = hint.into_iter().collect();
             for p in ipfs.connected().await.unwrap_or_default() {
                 if !candidates.contains(&p) {
@@ -664,7 +682,6 @@ pub(crate) async fn fetcher(
                 }
             }
             candidates.retain(|p| !peers.is_banned(p));
-            let mut left = ids;
             for peer in candidates.into_iter().take(4) {
                 if left.is_empty() {
                     break;
@@ -680,7 +697,19 @@ pub(crate) async fn fetcher(
                 }
                 // Give the pipeline a moment, then keep what is still missing.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                left.retain(|id| !store.reader().contains(id).unwrap_or(false));
+                left.retain(missing);
+            }
+            for (id, attempt) in wanted {
+                let Some(delay) = FETCH_RETRIES.get(attempt).copied() else {
+                    continue;
+                };
+                if left.contains(&id) {
+                    let retry = retry_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = retry.send((id, hint, attempt + 1));
+                    });
+                }
             }
         }
     }

@@ -121,12 +121,20 @@ async fn gossip_relevance_catch_up_and_fetch() {
         .publish(reply(ia, now(), parent.id(), parent.id(), "answering y"))
         .await
         .unwrap();
-    eventually(
-        Duration::from_secs(10),
-        "C fetched the parent and stored both",
-        || async { has(&c, &parent.id()).await && has(&c, &r.id()).await },
-    )
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(has(&c, &parent.id()).await && has(&c, &r.id()).await) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "C did not store both within 10 s: reply {}, parent {}; C's ingest {:?}; \
+             A's score of C {:?}; A's ingest {:?}",
+            has(&c, &r.id()).await,
+            has(&c, &parent.id()).await,
+            c.ingest().stats().snapshot(),
+            a.gossip().peer_score(c.peer_id()).await,
+            a.ingest().stats().snapshot(),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         c.ingest().stats().get("fetch_requested") >= 1,
         "C asked for the parent"
@@ -143,6 +151,58 @@ async fn gossip_relevance_catch_up_and_fetch() {
     for n in [a, b, c] {
         let report = n.store().check_integrity().unwrap();
         assert!(report.is_ok(), "{report:?}");
+        n.shutdown().await.unwrap();
+    }
+}
+
+/// A parent that no connected peer had is asked for again: C hears A's
+/// reply, A does not hold the parent, and C finds it at B once it connects
+/// to B (C follows only A, so its sync with B does not bring `y`'s post).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_parent_is_asked_for_again_when_a_peer_has_it() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start(dirs[0].path()).await;
+    let b = start(dirs[1].path()).await;
+    let c = start(dirs[2].path()).await;
+    let (ia, ic) = (a.identity().public(), c.identity().public());
+    c.publish(follow(ic, now(), ia)).await.unwrap();
+
+    let y = Keypair::generate(&mut rand_core::OsRng);
+    let parent = post_by(&y, now(), "only B has this");
+    let v = b.submit(parent.as_bytes().to_vec()).await;
+    assert!(
+        matches!(v, Verdict::Store(IngestOutcome::Stored { .. })),
+        "{v:?}"
+    );
+
+    c.connect(tcp_addr(&a)).await.unwrap();
+    wait_topic_peer(&a, &topics::author_topic(&ia), c.peer_id()).await;
+    let (r, _) = a
+        .publish(reply(ia, now(), parent.id(), parent.id(), "answering y"))
+        .await
+        .unwrap();
+    let (reply_id, parent_id) = (r.id(), parent.id());
+    eventually(Duration::from_secs(10), "C stores the reply", || {
+        has(&c, &reply_id)
+    })
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "C asked A for the parent",
+        || async { c.ingest().stats().get("fetch_requested") >= 1 },
+    )
+    .await;
+    assert!(!has(&c, &parent.id()).await, "nobody C knows has it yet");
+
+    c.connect(tcp_addr(&b)).await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "C fetches the parent from B on a later attempt",
+        || has(&c, &parent_id),
+    )
+    .await;
+
+    for n in [a, b, c] {
         n.shutdown().await.unwrap();
     }
 }

@@ -32,6 +32,11 @@ pub async fn start_quiet(dir: &Path) -> Node {
 }
 
 async fn start_with(dir: &Path, sync_on_connect: bool) -> Node {
+    // `RUST_LOG=kith_node=debug` shows what the nodes did (captured per test).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     Node::start(
         dir,
         &config(0),
