@@ -1,14 +1,239 @@
-//! # kith-relay
+//! Kith's Nostr surface: a NIP-01 relay backed by its own store in the node's
+//! data directory (`store`), and (later) the bridge to outside relays.
 //!
-//! The Nostr surface of a Kith node. It will own a full relay for community
-//! operators (NIP-01, 09, 11, 40, 42, 45, 50, 77) that stores Nostr events
-//! through kith-storage, and the bridge that publishes Kith events as their
-//! Nostr counterparts and imports the notes of followed Nostr keys.
-//!
-//! Every write goes through the node's ingest pipeline; nothing here writes to
-//! storage directly. Nothing is implemented yet.
+//! Supported: NIP-01 (EVENT, REQ with several filters, CLOSE, EOSE, OK with
+//! machine-readable prefixes, NOTICE, CLOSED; replaceable, addressable and
+//! ephemeral events), NIP-09 deletion, NIP-11 information document, NIP-40
+//! expiration, NIP-42 authentication (direct-message kinds are served only to
+//! their authenticated authors and recipients), NIP-45 COUNT and NIP-77
+//! negentropy sync. `specs/nostr.md` is the normative text.
 
-// Library code returns errors; tests, benches and examples may unwrap.
-#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+pub mod config;
+mod conn;
+pub mod store;
 
-pub use kith_node as node;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use nostr::prelude::{Event, Timestamp};
+use tokio::sync::{broadcast, watch};
+
+pub use config::RelayConfig;
+pub use store::{Inserted, QueryLimits, RelayStore, StoreError};
+
+/// The folder of the relay's database inside the node's data directory.
+pub const RELAY_DIR: &str = "relay";
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The store would not open.
+    #[error("relay store: {0}")]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("relay address {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is not usable.
+    #[error("relay config: {0}")]
+    Config(String),
+}
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: RelayStore,
+    pub(crate) config: RelayConfig,
+    pub(crate) policy: config::Policy,
+    /// Every accepted event (stored or ephemeral), for live subscriptions.
+    pub(crate) live: broadcast::Sender<Arc<Event>>,
+    pub(crate) connections: AtomicUsize,
+    pub(crate) url: String,
+    pub(crate) limiters: conn::Limiters,
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    purger: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Opens the store in `data_dir/relay` and serves on `config.listen`.
+    pub async fn start(data_dir: &Path, config: RelayConfig) -> Result<Relay, RelayError> {
+        let policy = config.policy().map_err(RelayError::Config)?;
+        let store = RelayStore::open(&data_dir.join(RELAY_DIR))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| RelayError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RelayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let (live, _) = broadcast::channel(config.live_buffer.max(16));
+        let shared = Arc::new(Shared {
+            store,
+            policy,
+            live,
+            connections: AtomicUsize::new(0),
+            url: format!("ws://{addr}"),
+            limiters: conn::Limiters::new(&config),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let app = Router::new()
+            .route("/", axum::routing::get(root))
+            .with_state(shared.clone());
+        let mut stopped_server = stopped.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped_server.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "relay server stopped");
+            }
+        });
+        let purger = tokio::spawn(purge_loop(shared.clone(), stopped));
+        tracing::info!(url = %shared.url, "nostr relay listening");
+        Ok(Relay {
+            shared,
+            addr,
+            stop,
+            server,
+            purger,
+        })
+    }
+
+    /// The relay's WebSocket URL (`ws://127.0.0.1:7418`).
+    pub fn url(&self) -> String {
+        self.shared.url.clone()
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The relay's store (for the bridge and for tests).
+    pub fn store(&self) -> &RelayStore {
+        &self.shared.store
+    }
+
+    /// Open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, closes every connection and flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        self.purger.abort();
+        let _ = self.purger.await;
+        if let Err(e) = self.shared.store.flush() {
+            tracing::warn!(error = %e, "relay store flush failed");
+        }
+    }
+}
+
+/// Removes expired events every few seconds (NIP-40: they are never served
+/// either way; this frees their space).
+async fn purge_loop(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        shared.limiters.forget_idle();
+        let s = shared.clone();
+        let purged =
+            tokio::task::spawn_blocking(move || s.store.purge_expired(Timestamp::now())).await;
+        match purged {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(n, "purged expired nostr events"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "purging expired nostr events failed"),
+            _ => {}
+        }
+    }
+}
+
+/// `GET /`: a WebSocket upgrade, the NIP-11 document for
+/// `Accept: application/nostr+json`, else a line of text.
+async fn root(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Ok(ws) = ws {
+        if shared.connections.load(Ordering::Relaxed) >= shared.config.max_connections {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections",
+            )
+                .into_response();
+        }
+        let limit = shared.config.max_message_bytes;
+        return ws
+            .max_message_size(limit)
+            .max_frame_size(limit)
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .on_upgrade(move |socket| conn::run(shared, socket, peer.ip()))
+            .into_response();
+    }
+    let wants_info = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/nostr+json"));
+    let cors = [
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("*"),
+        ),
+    ];
+    if wants_info {
+        let body = config::information(&shared.config);
+        (
+            cors,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/nostr+json"),
+            )],
+            body.to_string(),
+        )
+            .into_response()
+    } else {
+        (
+            cors,
+            "This is a Kith node's Nostr relay. Connect with a Nostr client over WebSocket.\n",
+        )
+            .into_response()
+    }
+}

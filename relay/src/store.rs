@@ -1,0 +1,487 @@
+//! The relay's event store: Nostr events in their own sled database
+//! (`<data dir>/relay/`), with the indexes NIP-01 filters need.
+//!
+//! One tree, keys prefixed by a byte naming the index. A write is one sled
+//! batch, applied atomically: an event and all its index entries appear
+//! together or not at all, and a replaced or deleted event leaves with its
+//! entries. Writes go one at a time through a mutex, so the check for a newer
+//! replaceable event and the write that follows cannot interleave with
+//! another write.
+//!
+//! | prefix | key                                         | value      |
+//! |--------|---------------------------------------------|------------|
+//! | `E`    | id                                          | event JSON |
+//! | `C`    | created_at · id                             |            |
+//! | `A`    | author · created_at · id                    |            |
+//! | `B`    | author · kind · created_at · id             |            |
+//! | `K`    | kind · created_at · id                      |            |
+//! | `T`    | letter · sha256(value)[..16] · created_at · id |         |
+//! | `R`    | author · kind · sha256(d)[..16]             | id         |
+//! | `X`    | expiration · id                             |            |
+//! | `D`    | id (deleted: refused if it comes again)      | deleter    |
+//! | `Q`    | author · kind · sha256(d)[..16] (deleted coordinate) | until created_at |
+//!
+//! Numbers are big-endian, so byte order is time order.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use nostr::prelude::{Event, EventId, Filter, Kind, MatchEventOptions, PublicKey, Timestamp};
+use sha2::{Digest, Sha256};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sled::Error),
+    /// A stored event no longer parses (the database is damaged).
+    #[error("stored event {0} does not parse")]
+    Corrupt(String),
+}
+
+/// What happened to an event handed to [`RelayStore::insert`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored (and, for a replaceable event, the older version removed).
+    Stored,
+    /// Already here.
+    Duplicate,
+    /// A newer version of this replaceable event is here.
+    Outdated,
+    /// Its author (or the coordinate's) deleted it.
+    Deleted,
+    /// Its expiration has passed.
+    Expired,
+}
+
+/// Bounds on one query, set by the relay's policy.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Most events one filter returns (a larger or missing `limit` is cut to it).
+    pub max_limit: usize,
+    /// Most index entries one query reads, matching or not, so that a filter
+    /// asking for the whole database costs a bounded amount of work.
+    pub max_scan: usize,
+}
+
+/// The relay's events.
+#[derive(Debug)]
+pub struct RelayStore {
+    tree: sled::Tree,
+    db: sled::Db,
+    write: Mutex<()>,
+}
+
+const ID: u8 = b'E';
+const TIME: u8 = b'C';
+const AUTHOR: u8 = b'A';
+const AUTHOR_KIND: u8 = b'B';
+const KIND: u8 = b'K';
+const TAG: u8 = b'T';
+const REPLACEABLE: u8 = b'R';
+const EXPIRY: u8 = b'X';
+const DELETED: u8 = b'D';
+const DELETED_COORD: u8 = b'Q';
+
+fn h16(s: &str) -> [u8; 16] {
+    let d = Sha256::digest(s.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+fn key(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The coordinate key of a replaceable (`d` = "") or addressable event.
+fn coord(author: &PublicKey, kind: Kind, d: &str) -> Vec<u8> {
+    key(&[author.as_bytes(), &kind.as_u16().to_be_bytes(), &h16(d)])
+}
+
+fn d_tag(e: &Event) -> String {
+    e.tags.identifier().unwrap_or_default()
+}
+
+/// Index keys of an event (not its `E` row).
+fn index_keys(e: &Event) -> Vec<Vec<u8>> {
+    let t = e.created_at.as_secs().to_be_bytes();
+    let id = e.id.as_bytes();
+    let kind = e.kind.as_u16().to_be_bytes();
+    let mut keys = vec![
+        key(&[&[TIME], &t, id]),
+        key(&[&[AUTHOR], e.pubkey.as_bytes(), &t, id]),
+        key(&[&[AUTHOR_KIND], e.pubkey.as_bytes(), &kind, &t, id]),
+        key(&[&[KIND], &kind, &t, id]),
+    ];
+    for tag in e.tags.iter() {
+        let (Some(letter), Some(value)) = (tag.single_letter_tag(), tag.content()) else {
+            continue;
+        };
+        let k = key(&[&[TAG, letter.as_byte()], &h16(value), &t, id]);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    if let Some(x) = e.tags.expiration() {
+        keys.push(key(&[&[EXPIRY], &x.as_secs().to_be_bytes(), id]));
+    }
+    keys
+}
+
+fn parse(bytes: &[u8]) -> Result<Event, StoreError> {
+    let s = std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt("utf-8".into()))?;
+    Event::from_json(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// One scan: index entries under `prefix` whose time lies in `[since, until]`.
+struct Scan {
+    prefix: Vec<u8>,
+}
+
+impl RelayStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.into()))?;
+        let db = kith_node::storage::open_sled(sled::Config::new(), dir)?;
+        let tree = db.open_tree("nostr")?;
+        Ok(Self {
+            tree,
+            db,
+            write: Mutex::new(()),
+        })
+    }
+
+    /// Makes every acknowledged write durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Whether an event with this id is stored.
+    pub fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self.tree.contains_key(key(&[&[ID], id.as_bytes()]))?)
+    }
+
+    /// Stores a verified event, applying NIP-01 replacement, NIP-09 deletion
+    /// (when `event` is a kind 5) and NIP-40 expiration. Ephemeral events
+    /// must not come here.
+    pub fn insert(&self, e: &Event, now: Timestamp) -> Result<Inserted, StoreError> {
+        if e.is_expired_at(now) {
+            return Ok(Inserted::Expired);
+        }
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let id_key = key(&[&[ID], e.id.as_bytes()]);
+        if self.tree.contains_key(&id_key)? {
+            return Ok(Inserted::Duplicate);
+        }
+        if self
+            .tree
+            .contains_key(key(&[&[DELETED], e.id.as_bytes()]))?
+        {
+            return Ok(Inserted::Deleted);
+        }
+        let mut batch = sled::Batch::default();
+        let replaceable = e.kind.is_replaceable() || e.kind.is_addressable();
+        if replaceable {
+            let c = coord(&e.pubkey, e.kind, &d_tag(e));
+            if let Some(until) = self.tree.get(key(&[&[DELETED_COORD], &c]))?
+                && until.len() == 8
+                && e.created_at.as_secs()
+                    <= u64::from_be_bytes(until.as_ref().try_into().unwrap_or([0; 8]))
+            {
+                return Ok(Inserted::Deleted);
+            }
+            let r_key = key(&[&[REPLACEABLE], &c]);
+            if let Some(old_id) = self.tree.get(&r_key)?
+                && let Some(old) = self.get_raw(&old_id)?
+            {
+                // Newer wins; at the same second, the lowest id (NIP-01).
+                let keep_old = old.created_at > e.created_at
+                    || (old.created_at == e.created_at && old.id < e.id);
+                if keep_old {
+                    return Ok(Inserted::Outdated);
+                }
+                self.remove_into(&mut batch, &old);
+            }
+            batch.insert(r_key, e.id.as_bytes().as_slice());
+        }
+        if e.kind == Kind::EventDeletion {
+            self.delete_into(&mut batch, e)?;
+        }
+        batch.insert(id_key, e.as_json().into_bytes());
+        for k in index_keys(e) {
+            batch.insert(k, &[] as &[u8]);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(Inserted::Stored)
+    }
+
+    fn get_raw(&self, id: &[u8]) -> Result<Option<Event>, StoreError> {
+        match self.tree.get(key(&[&[ID], id]))? {
+            Some(v) => parse(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one event by id.
+    pub fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.get_raw(id.as_bytes())
+    }
+
+    fn remove_into(&self, batch: &mut sled::Batch, e: &Event) {
+        batch.remove(key(&[&[ID], e.id.as_bytes()]));
+        for k in index_keys(e) {
+            batch.remove(k);
+        }
+    }
+
+    /// NIP-09: removes the events a deletion names that its author wrote,
+    /// and remembers them so they are refused if they come again.
+    fn delete_into(&self, batch: &mut sled::Batch, del: &Event) -> Result<(), StoreError> {
+        for id in del.tags.event_ids() {
+            if let Some(target) = self.get(&id)? {
+                if target.pubkey != del.pubkey || target.kind == Kind::EventDeletion {
+                    continue;
+                }
+                self.remove_into(batch, &target);
+                if target.kind.is_replaceable() || target.kind.is_addressable() {
+                    let c = coord(&target.pubkey, target.kind, &d_tag(&target));
+                    batch.remove(key(&[&[REPLACEABLE], &c]));
+                }
+            }
+            // Remembered even if not here yet: the author deleted it.
+            batch.insert(
+                key(&[&[DELETED], id.as_bytes()]),
+                del.pubkey.as_bytes().as_slice(),
+            );
+        }
+        for c in del.tags.coordinates() {
+            if c.public_key != del.pubkey {
+                continue;
+            }
+            let ck = coord(&c.public_key, c.kind, &c.identifier);
+            let r_key = key(&[&[REPLACEABLE], &ck]);
+            if let Some(old_id) = self.tree.get(&r_key)?
+                && let Some(old) = self.get_raw(&old_id)?
+                && old.created_at <= del.created_at
+            {
+                self.remove_into(batch, &old);
+                batch.remove(r_key);
+            }
+            batch.insert(
+                key(&[&[DELETED_COORD], &ck]),
+                del.created_at.as_secs().to_be_bytes().as_slice(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes events whose expiration is before `now`; returns how many.
+    pub fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let end = key(&[&[EXPIRY], &now.as_secs().to_be_bytes()]);
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for entry in self.tree.range(vec![EXPIRY]..end) {
+            let (k, _) = entry?;
+            let id = &k[9..];
+            if let Some(e) = self.get_raw(id)? {
+                self.remove_into(&mut batch, &e);
+                if e.kind.is_replaceable() || e.kind.is_addressable() {
+                    batch.remove(key(&[
+                        &[REPLACEABLE],
+                        &coord(&e.pubkey, e.kind, &d_tag(&e)),
+                    ]));
+                }
+                n += 1;
+            } else {
+                batch.remove(k);
+            }
+            if n >= 1000 {
+                break;
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(n)
+    }
+
+    /// The events matching any of `filters`, newest first (ties: lowest id
+    /// first), each filter returning at most its `limit` (cut to
+    /// `limits.max_limit`). `visible` hides events the reader may not see.
+    /// `scanned` tells whether the scan budget ran out before the filters
+    /// were fully answered.
+    pub fn query(
+        &self,
+        filters: &[Filter],
+        limits: QueryLimits,
+        now: Timestamp,
+        visible: &dyn Fn(&Event) -> bool,
+    ) -> Result<Queried, StoreError> {
+        let mut budget = limits.max_scan;
+        let mut out: Vec<Event> = Vec::new();
+        let mut truncated = false;
+        for f in filters {
+            let limit = f.limit.unwrap_or(limits.max_limit).min(limits.max_limit);
+            if limit == 0 {
+                continue;
+            }
+            let (found, cut) = self.query_one(f, limit, now, visible, &mut budget)?;
+            truncated |= cut;
+            out.extend(found);
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        out.dedup_by(|a, b| a.id == b.id);
+        Ok(Queried {
+            events: out,
+            truncated,
+        })
+    }
+
+    /// How many stored events match any of `filters` (NIP-45), counting at
+    /// most `limits.max_scan` index entries.
+    pub fn count(
+        &self,
+        filters: &[Filter],
+        limits: QueryLimits,
+        now: Timestamp,
+        visible: &dyn Fn(&Event) -> bool,
+    ) -> Result<Queried, StoreError> {
+        let unlimited = QueryLimits {
+            max_limit: limits.max_scan,
+            max_scan: limits.max_scan,
+        };
+        let mut filters = filters.to_vec();
+        for f in &mut filters {
+            f.limit = None;
+        }
+        self.query(&filters, unlimited, now, visible)
+    }
+
+    fn query_one(
+        &self,
+        f: &Filter,
+        limit: usize,
+        now: Timestamp,
+        visible: &dyn Fn(&Event) -> bool,
+        budget: &mut usize,
+    ) -> Result<(Vec<Event>, bool), StoreError> {
+        let accept = |e: &Event| {
+            f.match_event(e, MatchEventOptions::new()) && !e.is_expired_at(now) && visible(e)
+        };
+        if let Some(ids) = &f.ids {
+            let mut out = Vec::new();
+            for id in ids {
+                if *budget == 0 {
+                    return Ok((out, true));
+                }
+                *budget -= 1;
+                if let Some(e) = self.get(id)?
+                    && accept(&e)
+                {
+                    out.push(e);
+                }
+            }
+            out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+            out.truncate(limit);
+            return Ok((out, false));
+        }
+        let scans = plan(f);
+        let since = f.since.map_or(0, |t| t.as_secs());
+        let until = f.until.map_or(u64::MAX, |t| t.as_secs());
+        if since > until {
+            return Ok((Vec::new(), false));
+        }
+        // Each scan yields ids newest first; merge them keeping `limit`.
+        let mut found: Vec<Event> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut cut = false;
+        for scan in scans {
+            let lo = key(&[&scan.prefix, &since.to_be_bytes()]);
+            let mut hi = key(&[&scan.prefix, &until.to_be_bytes()]);
+            hi.extend_from_slice(&[0xff; 33]);
+            let mut taken = 0;
+            for entry in self.tree.range(lo..hi).rev() {
+                if *budget == 0 {
+                    cut = true;
+                    break;
+                }
+                *budget -= 1;
+                let (k, _) = entry?;
+                let id = &k[k.len() - 32..];
+                if !seen.insert(id.to_vec()) {
+                    continue;
+                }
+                if let Some(e) = self.get_raw(id)?
+                    && accept(&e)
+                {
+                    found.push(e);
+                    taken += 1;
+                    if taken >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        found.truncate(limit);
+        Ok((found, cut))
+    }
+}
+
+/// The answer to a query.
+#[derive(Debug)]
+pub struct Queried {
+    /// The events, newest first.
+    pub events: Vec<Event>,
+    /// The scan budget ran out: there may be more matching events.
+    pub truncated: bool,
+}
+
+/// Chooses the index scans that answer a filter (without `ids`): the most
+/// selective field it has.
+fn plan(f: &Filter) -> Vec<Scan> {
+    if let Some(authors) = &f.authors {
+        if let Some(kinds) = &f.kinds
+            && authors.len() * kinds.len() <= 64
+        {
+            let mut scans = Vec::new();
+            for a in authors {
+                for k in kinds {
+                    scans.push(Scan {
+                        prefix: key(&[&[AUTHOR_KIND], a.as_bytes(), &k.as_u16().to_be_bytes()]),
+                    });
+                }
+            }
+            return scans;
+        }
+        return authors
+            .iter()
+            .map(|a| Scan {
+                prefix: key(&[&[AUTHOR], a.as_bytes()]),
+            })
+            .collect();
+    }
+    if let Some((letter, values)) = f.generic_tags.iter().min_by_key(|(_, v)| v.len()) {
+        return values
+            .iter()
+            .map(|v| Scan {
+                prefix: key(&[&[TAG, letter.as_byte()], &h16(v)]),
+            })
+            .collect();
+    }
+    if let Some(kinds) = &f.kinds {
+        return kinds
+            .iter()
+            .map(|k| Scan {
+                prefix: key(&[&[KIND], &k.as_u16().to_be_bytes()]),
+            })
+            .collect();
+    }
+    vec![Scan { prefix: vec![TIME] }]
+}
