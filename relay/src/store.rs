@@ -485,3 +485,204 @@ fn plan(f: &Filter) -> Vec<Scan> {
     }
     vec![Scan { prefix: vec![TIME] }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nostr::prelude::{EventBuilder, FinalizeEvent, Keys, Tag};
+
+    fn store() -> (tempfile::TempDir, RelayStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RelayStore::open(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    fn ev(keys: &Keys, kind: u16, t: u64, content: &str, tags: Vec<Tag>) -> Event {
+        EventBuilder::new(Kind::from(kind), content)
+            .tags(tags)
+            .custom_created_at(Timestamp::from_secs(t))
+            .finalize(keys)
+            .unwrap()
+    }
+
+    const LIMITS: QueryLimits = QueryLimits {
+        max_limit: 100,
+        max_scan: 10_000,
+    };
+
+    fn q(s: &RelayStore, filters: &[Filter]) -> Vec<Event> {
+        s.query(filters, LIMITS, Timestamp::from_secs(2_000), &|_| true)
+            .unwrap()
+            .events
+    }
+
+    const NOW: Timestamp = Timestamp::from_secs(1_500);
+
+    #[test]
+    fn replaceable_and_addressable_keep_the_newest() {
+        let (_d, s) = store();
+        let k = Keys::generate();
+        let old = ev(&k, 0, 100, "old", vec![]);
+        let new = ev(&k, 0, 200, "new", vec![]);
+        assert_eq!(s.insert(&new, NOW).unwrap(), Inserted::Stored);
+        assert_eq!(s.insert(&old, NOW).unwrap(), Inserted::Outdated);
+        assert_eq!(s.insert(&new, NOW).unwrap(), Inserted::Duplicate);
+        let newer = ev(&k, 0, 300, "newer", vec![]);
+        assert_eq!(s.insert(&newer, NOW).unwrap(), Inserted::Stored);
+        let got = q(
+            &s,
+            &[Filter::new().author(k.public_key()).kind(Kind::Metadata)],
+        );
+        assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![newer.id]);
+        assert!(
+            !s.contains(&new.id).unwrap(),
+            "the replaced version left with its indexes"
+        );
+
+        let a1 = ev(&k, 30023, 100, "a1", vec![Tag::identifier("a")]);
+        let a2 = ev(&k, 30023, 150, "a2", vec![Tag::identifier("a")]);
+        let b = ev(&k, 30023, 120, "b", vec![Tag::identifier("b")]);
+        for e in [&a1, &a2, &b] {
+            assert_eq!(s.insert(e, NOW).unwrap(), Inserted::Stored);
+        }
+        let got = q(&s, &[Filter::new().kind(Kind::from(30023u16))]);
+        assert_eq!(
+            got.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![a2.id, b.id]
+        );
+    }
+
+    #[test]
+    fn deletion_removes_only_the_authors_events_and_keeps_them_out() {
+        let (_d, s) = store();
+        let (alice, mallory) = (Keys::generate(), Keys::generate());
+        let note = ev(&alice, 1, 100, "hello", vec![]);
+        let other = ev(&alice, 1, 101, "stays", vec![]);
+        s.insert(&note, NOW).unwrap();
+        s.insert(&other, NOW).unwrap();
+        let forged = ev(
+            &mallory,
+            5,
+            110,
+            "",
+            vec![Tag::event(note.id), Tag::event(other.id)],
+        );
+        s.insert(&forged, NOW).unwrap();
+        assert!(s.contains(&note.id).unwrap() && s.contains(&other.id).unwrap());
+        // Mallory's ids are not tombstoned for Alice's events either.
+        let del = ev(&alice, 5, 120, "", vec![Tag::event(note.id)]);
+        assert_eq!(s.insert(&del, NOW).unwrap(), Inserted::Stored);
+        assert!(!s.contains(&note.id).unwrap());
+        assert_eq!(s.insert(&note, NOW).unwrap(), Inserted::Deleted);
+        let got = q(
+            &s,
+            &[Filter::new()
+                .author(alice.public_key())
+                .kind(Kind::TextNote)],
+        );
+        assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![other.id]);
+
+        // `a` deletion: the coordinate's versions up to the deletion go.
+        let art = ev(&alice, 30023, 100, "v1", vec![Tag::identifier("post")]);
+        s.insert(&art, NOW).unwrap();
+        let coord = nostr::prelude::Coordinate::new(Kind::from(30023u16), alice.public_key())
+            .identifier("post");
+        let del = ev(&alice, 5, 130, "", vec![Tag::coordinate(coord, None)]);
+        s.insert(&del, NOW).unwrap();
+        assert!(!s.contains(&art.id).unwrap());
+        let again = ev(&alice, 30023, 125, "v0.5", vec![Tag::identifier("post")]);
+        assert_eq!(s.insert(&again, NOW).unwrap(), Inserted::Deleted);
+        let later = ev(&alice, 30023, 140, "v2", vec![Tag::identifier("post")]);
+        assert_eq!(s.insert(&later, NOW).unwrap(), Inserted::Stored);
+    }
+
+    #[test]
+    fn expired_events_are_refused_hidden_and_purged() {
+        let (_d, s) = store();
+        let k = Keys::generate();
+        let past = ev(
+            &k,
+            1,
+            100,
+            "gone",
+            vec![Tag::expiration(Timestamp::from_secs(1_000))],
+        );
+        assert_eq!(s.insert(&past, NOW).unwrap(), Inserted::Expired);
+        let soon = ev(
+            &k,
+            1,
+            100,
+            "soon",
+            vec![Tag::expiration(Timestamp::from_secs(1_800))],
+        );
+        assert_eq!(s.insert(&soon, NOW).unwrap(), Inserted::Stored);
+        let at = |t| {
+            s.query(
+                &[Filter::new().author(k.public_key())],
+                LIMITS,
+                Timestamp::from_secs(t),
+                &|_| true,
+            )
+            .unwrap()
+            .events
+            .len()
+        };
+        assert_eq!(at(1_700), 1);
+        assert_eq!(at(1_900), 0, "never served after it expires");
+        assert_eq!(s.purge_expired(Timestamp::from_secs(1_700)).unwrap(), 0);
+        assert_eq!(s.purge_expired(Timestamp::from_secs(1_900)).unwrap(), 1);
+        assert!(!s.contains(&soon.id).unwrap());
+    }
+
+    #[test]
+    fn queries_merge_filters_newest_first_within_limits_and_budget() {
+        let (_d, s) = store();
+        let (a, b) = (Keys::generate(), Keys::generate());
+        let mut all = Vec::new();
+        for i in 0..30u64 {
+            let k = if i % 2 == 0 { &a } else { &b };
+            let tags = if i % 3 == 0 {
+                vec![Tag::hashtag("kith")]
+            } else {
+                vec![]
+            };
+            let e = ev(k, 1, 100 + i, &format!("n{i}"), tags);
+            s.insert(&e, NOW).unwrap();
+            all.push(e);
+        }
+        let by_a = Filter::new().author(a.public_key()).limit(3);
+        let tagged = Filter::new().hashtag("kith");
+        let got = q(&s, &[by_a, tagged]);
+        let mut want: Vec<&Event> = all
+            .iter()
+            .filter(|e| e.tags.hashtags().any(|t| t == "kith"))
+            .collect();
+        for e in all
+            .iter()
+            .rev()
+            .filter(|e| e.pubkey == a.public_key())
+            .take(3)
+        {
+            if !want.iter().any(|w| w.id == e.id) {
+                want.push(e);
+            }
+        }
+        want.sort_by(|x, y| y.created_at.cmp(&x.created_at));
+        assert_eq!(
+            got.iter().map(|e| e.id).collect::<Vec<_>>(),
+            want.iter().map(|e| e.id).collect::<Vec<_>>()
+        );
+        let window = Filter::new()
+            .kind(Kind::TextNote)
+            .since(Timestamp::from_secs(110))
+            .until(Timestamp::from_secs(114));
+        assert_eq!(q(&s, &[window]).len(), 5, "since and until are inclusive");
+
+        let tight = QueryLimits {
+            max_limit: 100,
+            max_scan: 10,
+        };
+        let r = s.query(&[Filter::new()], tight, NOW, &|_| true).unwrap();
+        assert!(r.truncated && r.events.len() == 10, "{}", r.events.len());
+    }
+}
