@@ -13,6 +13,7 @@ error-other = { $error }
 up-peer-id = peer id { $peer }
 up-listening = listening on { $addr }
 up-gateway = Gateway (HTTP API): { $url }
+up-relay = Nostr relay: { $url }
 up-running = running; press Ctrl-C to stop
 up-stopping = stopping: finishing writes…
 up-stopped = stopped

@@ -13,6 +13,7 @@ error-other = { $error }
 up-peer-id = id de par { $peer }
 up-listening = escuchando en { $addr }
 up-gateway = Pasarela (API HTTP): { $url }
+up-relay = Relé Nostr: { $url }
 up-running = en marcha; pulsa Ctrl-C para detener
 up-stopping = deteniendo: terminando las escrituras…
 up-stopped = detenido

@@ -119,6 +119,12 @@ struct UpArgs {
     /// Do not serve the HTTP gateway.
     #[arg(long)]
     no_gateway: bool,
+    /// Nostr relay address, host:port (default 127.0.0.1:7418; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    relay: Option<String>,
+    /// Do not serve the Nostr relay.
+    #[arg(long)]
+    no_relay: bool,
 }
 
 fn main() -> ExitCode {
@@ -263,6 +269,15 @@ fn config(args: &UpArgs, dir: &Path) -> anyhow::Result<Config> {
     if args.no_gateway {
         config.gateway.enabled = false;
     }
+    if let Some(r) = &args.relay {
+        config.relay.listen = r.parse().map_err(|_| ConfigError::Env {
+            var: "--relay".into(),
+            message: format!("{r}: expected host:port"),
+        })?;
+    }
+    if args.no_relay {
+        config.relay.enabled = false;
+    }
     match args.log_format.as_deref() {
         None => {}
         Some("human") => config.log.format = LogFormat::Human,
@@ -308,6 +323,12 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             None
         };
         let gateway_url = gateway.as_ref().map(kith_gateway::RunningGateway::url);
+        let relay = if config.relay.enabled {
+            Some(kith_relay::Relay::start(dir, config.relay.clone()).await?)
+        } else {
+            None
+        };
+        let relay_url = relay.as_ref().map(kith_relay::Relay::url);
         // Where `kith` commands find this node; removed when it stops.
         let url_file = match &gateway {
             Some(g) => Some(GatewayUrlFile::write(dir, g.addr)?),
@@ -328,6 +349,7 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
                 "peer_id": node.peer_id().to_string(),
                 "listen": listen,
                 "gateway": gateway_url,
+                "relay": relay_url,
                 "data_dir": dir,
             });
             writeln!(out, "{value}")?;
@@ -350,6 +372,9 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             if let Some(url) = &gateway_url {
                 writeln!(out, "{}", m.get("up-gateway", &[("url", url)]))?;
             }
+            if let Some(url) = &relay_url {
+                writeln!(out, "{}", m.get("up-relay", &[("url", url)]))?;
+            }
             writeln!(out, "{}", m.get("up-running", &[]))?;
         }
         out.flush()?;
@@ -360,6 +385,9 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         }
         if let Some(g) = gateway {
             g.stop().await;
+        }
+        if let Some(r) = relay {
+            r.shutdown().await;
         }
         drop(url_file);
         // The stopped gateway holds no reference to the node any more.

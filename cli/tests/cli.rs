@@ -80,6 +80,8 @@ fn up_runs_a_node_until_sigterm() {
             "--no-mdns",
             "--gateway",
             "127.0.0.1:0",
+            "--relay",
+            "127.0.0.1:0",
         ];
         if json {
             args.push("--json");
@@ -102,6 +104,8 @@ fn up_runs_a_node_until_sigterm() {
             let v: serde_json::Value = serde_json::from_str(&first).unwrap();
             assert_eq!(v["event"], "started");
             assert!(v["peer_id"].as_str().unwrap().starts_with("12D3KooW"));
+            let relay = v["relay"].as_str().unwrap();
+            assert!(relay.starts_with("ws://127.0.0.1:"), "{relay}");
             let listen = v["listen"][0].as_str().unwrap();
             assert!(
                 listen.starts_with("/ip4/127.0.0.1/tcp/") && listen.contains("/p2p/12D3KooW"),
@@ -127,6 +131,7 @@ fn up_runs_a_node_until_sigterm() {
                 text.contains(&format!("Pasarela (API HTTP): {}", url.trim())),
                 "{text}"
             );
+            assert!(text.contains("Relé Nostr: ws://127.0.0.1:"), "{text}");
         }
         let status = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -76,7 +76,7 @@ pub struct Relay {
 impl Relay {
     /// Opens the store in `data_dir/relay` and serves on `config.listen`.
     pub async fn start(data_dir: &Path, config: RelayConfig) -> Result<Relay, RelayError> {
-        let policy = config.policy().map_err(RelayError::Config)?;
+        let policy = config::policy(&config).map_err(RelayError::Config)?;
         let store = RelayStore::open(&data_dir.join(RELAY_DIR))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

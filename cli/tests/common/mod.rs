@@ -57,6 +57,8 @@ impl Node {
                 "/ip4/127.0.0.1/tcp/0",
                 "--gateway",
                 "127.0.0.1:0",
+                "--relay",
+                "127.0.0.1:0",
                 "--json",
             ])
             .env("KITH_LOG", "warn")
