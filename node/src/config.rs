@@ -176,6 +176,10 @@ pub struct RelaySection {
     pub enabled: bool,
     /// Where to listen (default `127.0.0.1:7418`).
     pub listen: std::net::SocketAddr,
+    /// The URL clients reach this relay at, when it is not the listen
+    /// address (behind a reverse proxy: `wss://relay.example.org`). NIP-42
+    /// authentication accepts events naming the listen address or this URL.
+    pub public_url: String,
     /// NIP-11 `name`.
     pub name: String,
     /// NIP-11 `description`.
@@ -232,6 +236,7 @@ impl Default for RelaySection {
         Self {
             enabled: true,
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_RELAY_PORT)),
+            public_url: String::new(),
             name: "Kith relay".into(),
             description: "A Nostr relay run by a Kith node.".into(),
             contact: String::new(),

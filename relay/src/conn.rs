@@ -21,7 +21,7 @@ use crate::config::PRIVATE_KINDS;
 use crate::store::{Inserted, QueryLimits};
 
 /// A client that does not take a message within this time is cut off.
-const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Negentropy frame size limit for the relay's answers (NIP-77 allows any).
 const NEG_FRAME: u64 = 60_000;
@@ -115,7 +115,8 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
             break;
         }
     }
-    let _ = tx.close().await;
+    // A client that stopped reading would hold a close frame forever.
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
 }
 
 /// Decrements the connection count when the connection ends, however it ends.
@@ -469,8 +470,10 @@ impl Conn {
             Some("invalid: AUTH takes a kind 22242 event")
         } else if tag("challenge").as_deref() != Some(self.challenge.as_str()) {
             Some("invalid: wrong challenge")
-        } else if tag("relay").is_none() {
-            Some("invalid: the relay tag is missing")
+        } else if !tag("relay")
+            .is_some_and(|r| self.shared.auth_hosts.contains(&crate::authority(&r)))
+        {
+            Some("invalid: the relay tag does not name this relay")
         } else if e.created_at.as_secs().abs_diff(now) > 600 {
             Some("invalid: created_at is more than 10 minutes away")
         } else if e.verify().is_err() {

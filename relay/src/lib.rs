@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicUsize,
     pub(crate) url: String,
     pub(crate) limiters: conn::Limiters,
+    /// `host:port` forms a NIP-42 event's `relay` tag may name.
+    pub(crate) auth_hosts: Vec<String>,
 }
 
 /// A running relay.
@@ -96,6 +98,7 @@ impl Relay {
             connections: AtomicUsize::new(0),
             url: format!("ws://{addr}"),
             limiters: conn::Limiters::new(&config),
+            auth_hosts: auth_hosts(addr, &config.public_url),
             config,
         });
         let (stop, stopped) = watch::channel(false);
@@ -156,6 +159,40 @@ impl Relay {
             tracing::warn!(error = %e, "relay store flush failed");
         }
     }
+}
+
+/// The `host:port` of a relay URL, lowercased, without scheme, path or
+/// trailing slash (`wss://Relay.example.org/` → `relay.example.org:443`).
+pub(crate) fn authority(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let (rest, port) = if let Some(r) = url.strip_prefix("wss://") {
+        (r, "443")
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        (r, "80")
+    } else {
+        (url.as_str(), "80")
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host.ends_with(']');
+    if has_port {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn auth_hosts(addr: SocketAddr, public_url: &str) -> Vec<String> {
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        hosts.push(format!("localhost:{}", addr.port()));
+    }
+    if !public_url.is_empty() {
+        hosts.push(authority(public_url));
+    }
+    hosts
 }
 
 /// Removes expired events every few seconds (NIP-40: they are never served
@@ -235,5 +272,21 @@ async fn root(
             "This is a Kith node's Nostr relay. Connect with a Nostr client over WebSocket.\n",
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relay_urls_reduce_to_their_authority() {
+        use super::authority;
+        assert_eq!(authority("ws://127.0.0.1:7418/"), "127.0.0.1:7418");
+        assert_eq!(
+            authority("wss://Relay.Example.org"),
+            "relay.example.org:443"
+        );
+        assert_eq!(authority("ws://example.org/path?q"), "example.org:80");
+        assert_eq!(authority("ws://[::1]:7418"), "[::1]:7418");
+        assert_eq!(authority("ws://[::1]"), "[::1]:80");
     }
 }

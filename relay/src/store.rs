@@ -352,8 +352,10 @@ impl RelayStore {
         now: Timestamp,
         visible: &dyn Fn(&Event) -> bool,
     ) -> Result<Queried, StoreError> {
+        // One more than the budget can find, so running out of budget is
+        // reported as `truncated` rather than taken for a full answer.
         let unlimited = QueryLimits {
-            max_limit: limits.max_scan,
+            max_limit: limits.max_scan.saturating_add(1),
             max_scan: limits.max_scan,
         };
         let mut filters = filters.to_vec();
@@ -667,7 +669,7 @@ mod tests {
                 want.push(e);
             }
         }
-        want.sort_by(|x, y| y.created_at.cmp(&x.created_at));
+        want.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         assert_eq!(
             got.iter().map(|e| e.id).collect::<Vec<_>>(),
             want.iter().map(|e| e.id).collect::<Vec<_>>()
