@@ -47,7 +47,7 @@ pub(crate) fn information(c: &RelayConfig) -> serde_json::Value {
         "description": c.description,
         "software": "https://kith.social/kith",
         "version": env!("CARGO_PKG_VERSION"),
-        "supported_nips": [1, 9, 11, 40, 42, 45, 77],
+        "supported_nips": [1, 9, 11, 40, 42, 45, 50, 77],
         "limitation": {
             "max_message_length": c.max_message_bytes,
             "max_content_length": c.max_event_bytes,

@@ -5,11 +5,12 @@
 //! machine-readable prefixes, NOTICE, CLOSED; replaceable, addressable and
 //! ephemeral events), NIP-09 deletion, NIP-11 information document, NIP-40
 //! expiration, NIP-42 authentication (direct-message kinds are served only to
-//! their authenticated authors and recipients), NIP-45 COUNT and NIP-77
-//! negentropy sync. `specs/nostr.md` is the normative text.
+//! their authenticated authors and recipients), NIP-45 COUNT, NIP-50 search
+//! (tantivy) and NIP-77 negentropy sync. `specs/nostr.md` is the normative text.
 
 pub mod config;
 mod conn;
+mod search;
 pub mod store;
 
 use std::net::SocketAddr;

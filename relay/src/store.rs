@@ -20,6 +20,8 @@
 //! | `X`    | expiration · id                             |            |
 //! | `D`    | id (deleted: refused if it comes again)      | deleter    |
 //! | `Q`    | author · kind · sha256(d)[..16] (deleted coordinate) | until created_at |
+//! | `L`    | seq (stored, not yet indexed for search)    | id         |
+//! | `M`    | `seq` (the last sequence number given)      | seq        |
 //!
 //! Numbers are big-endian, so byte order is time order.
 
@@ -38,6 +40,9 @@ pub enum StoreError {
     /// A stored event no longer parses (the database is damaged).
     #[error("stored event {0} does not parse")]
     Corrupt(String),
+    /// The search index failed.
+    #[error("search index: {0}")]
+    Search(String),
 }
 
 /// What happened to an event handed to [`RelayStore::insert`].
@@ -70,7 +75,9 @@ pub struct QueryLimits {
 pub struct RelayStore {
     tree: sled::Tree,
     db: sled::Db,
-    write: Mutex<()>,
+    /// Held by writers; holds the last sequence number given.
+    write: Mutex<u64>,
+    search: crate::search::Search,
 }
 
 const ID: u8 = b'E';
@@ -83,6 +90,47 @@ const REPLACEABLE: u8 = b'R';
 const EXPIRY: u8 = b'X';
 const DELETED: u8 = b'D';
 const DELETED_COORD: u8 = b'Q';
+const LOG: u8 = b'L';
+const META_SEQ: &[u8] = b"Mseq";
+
+fn be(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// Log entries after `after`, at most `max`.
+pub(crate) fn log_after(
+    tree: &sled::Tree,
+    after: u64,
+    max: usize,
+) -> Result<Vec<(u64, EventId)>, StoreError> {
+    let start = key(&[&[LOG], &after.saturating_add(1).to_be_bytes()]);
+    let mut out = Vec::new();
+    for entry in tree.range(start..vec![LOG + 1]).take(max) {
+        let (k, v) = entry?;
+        let id = EventId::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.push((be(&k[1..]), id));
+    }
+    Ok(out)
+}
+
+/// Drops log entries up to `upto` (they are indexed).
+pub(crate) fn trim_log(tree: &sled::Tree, upto: u64) -> Result<(), StoreError> {
+    let end = key(&[&[LOG], &upto.saturating_add(1).to_be_bytes()]);
+    let mut batch = sled::Batch::default();
+    for entry in tree.range(vec![LOG]..end) {
+        batch.remove(entry?.0);
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// One stored event by id bytes.
+pub(crate) fn get_event(tree: &sled::Tree, id: &[u8]) -> Result<Option<Event>, StoreError> {
+    match tree.get(key(&[&[ID], id]))? {
+        Some(v) => parse(&v).map(Some),
+        None => Ok(None),
+    }
+}
 
 fn h16(s: &str) -> [u8; 16] {
     let d = Sha256::digest(s.as_bytes());
@@ -145,16 +193,35 @@ struct Scan {
 }
 
 impl RelayStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir` (the database) and its search
+    /// index in `dir/search`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.into()))?;
-        let db = kith_node::storage::open_sled(sled::Config::new(), dir)?;
+        let db = kith_node::storage::open_sled(sled::Config::new(), &dir.join("db"))?;
         let tree = db.open_tree("nostr")?;
+        let seq = tree.get(META_SEQ)?.map_or(0, |v| be(&v));
+        let search = crate::search::Search::open(&dir.join("search"), tree.clone())?;
         Ok(Self {
             tree,
             db,
-            write: Mutex::new(()),
+            write: Mutex::new(seq),
+            search,
         })
+    }
+
+    /// The sequence number of the last stored event.
+    pub fn last_seq(&self) -> u64 {
+        *self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until every event stored up to `seq` is searchable (NIP-50).
+    pub fn wait_searchable(&self, seq: u64, timeout: std::time::Duration) -> bool {
+        self.search.wait_indexed(seq, timeout)
+    }
+
+    /// The last sequence number the search index has committed.
+    pub fn searchable_seq(&self) -> u64 {
+        self.search.indexed()
     }
 
     /// Makes every acknowledged write durable.
@@ -175,7 +242,7 @@ impl RelayStore {
         if e.is_expired_at(now) {
             return Ok(Inserted::Expired);
         }
-        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seq = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let id_key = key(&[&[ID], e.id.as_bytes()]);
         if self.tree.contains_key(&id_key)? {
             return Ok(Inserted::Duplicate);
@@ -218,15 +285,21 @@ impl RelayStore {
         for k in index_keys(e) {
             batch.insert(k, &[] as &[u8]);
         }
+        let next = *seq + 1;
+        batch.insert(
+            key(&[&[LOG], &next.to_be_bytes()]),
+            e.id.as_bytes().as_slice(),
+        );
+        batch.insert(META_SEQ, next.to_be_bytes().as_slice());
         self.tree.apply_batch(batch)?;
+        *seq = next;
+        drop(seq);
+        self.search.notify();
         Ok(Inserted::Stored)
     }
 
     fn get_raw(&self, id: &[u8]) -> Result<Option<Event>, StoreError> {
-        match self.tree.get(key(&[&[ID], id]))? {
-            Some(v) => parse(&v).map(Some),
-            None => Ok(None),
-        }
+        get_event(&self.tree, id)
     }
 
     /// Reads one event by id.
@@ -335,8 +408,11 @@ impl RelayStore {
             truncated |= cut;
             out.extend(found);
         }
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        out.dedup_by(|a, b| a.id == b.id);
+        // A lone search filter keeps its relevance order (NIP-50).
+        if !(filters.len() == 1 && filters[0].search.is_some()) {
+            out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+            out.dedup_by(|a, b| a.id == b.id);
+        }
         Ok(Queried {
             events: out,
             truncated,
@@ -376,6 +452,31 @@ impl RelayStore {
         let accept = |e: &Event| {
             f.match_event(e, MatchEventOptions::new()) && !e.is_expired_at(now) && visible(e)
         };
+        if let Some(text) = &f.search {
+            // NIP-50: best matches first; the other fields filter them.
+            let wanted = limit.saturating_mul(4).min(*budget);
+            let ids = self.search.search(text, wanted)?;
+            *budget -= ids.len().min(*budget);
+            let by_words = |e: &Event| {
+                let opts = MatchEventOptions {
+                    nip50: false,
+                    ..MatchEventOptions::new()
+                };
+                f.match_event(e, opts) && !e.is_expired_at(now) && visible(e)
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(e) = self.get(&id)?
+                    && by_words(&e)
+                {
+                    out.push(e);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            return Ok((out, false));
+        }
         if let Some(ids) = &f.ids {
             let mut out = Vec::new();
             for id in ids {
@@ -686,5 +787,57 @@ mod tests {
         };
         let r = s.query(&[Filter::new()], tight, NOW, &|_| true).unwrap();
         assert!(r.truncated && r.events.len() == 10, "{}", r.events.len());
+    }
+
+    #[test]
+    fn search_finds_words_best_first_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Keys::generate();
+        let both = ev(&k, 1, 100, "Hola mundo, ¡qué día!", vec![]);
+        let one = ev(&k, 1, 101, "hola a todos", vec![]);
+        let dm = ev(
+            &k,
+            4,
+            102,
+            "hola secreto",
+            vec![Tag::public_key(k.public_key())],
+        );
+        let gone = ev(&k, 1, 103, "hola mundo otra vez", vec![]);
+        {
+            let s = RelayStore::open(dir.path()).unwrap();
+            for e in [&both, &one, &dm, &gone] {
+                assert_eq!(s.insert(e, NOW).unwrap(), Inserted::Stored);
+            }
+            s.insert(&ev(&k, 5, 104, "", vec![Tag::event(gone.id)]), NOW)
+                .unwrap();
+            assert!(s.wait_searchable(s.last_seq(), std::time::Duration::from_secs(10)));
+            let hits = q(&s, &[Filter::new().search("mundo hola")]);
+            assert_eq!(hits.iter().map(|e| e.id).collect::<Vec<_>>(), vec![both.id]);
+            let hits = q(&s, &[Filter::new().search("HOLA language:es").limit(10)]);
+            let mut ids: Vec<_> = hits.iter().map(|e| e.id).collect();
+            ids.sort();
+            let mut want = vec![both.id, one.id];
+            want.sort();
+            assert_eq!(
+                ids, want,
+                "case folded, extensions ignored, DMs and deleted left out"
+            );
+            let dia = q(&s, &[Filter::new().search("dia")]);
+            assert_eq!(dia.len(), 1, "accents folded");
+            let only_old = Filter::new()
+                .search("hola")
+                .until(Timestamp::from_secs(100));
+            assert_eq!(q(&s, &[only_old]).len(), 1, "other fields still filter");
+            assert!(
+                log_after(&s.tree, 0, 10).unwrap().is_empty(),
+                "the log is trimmed once indexed"
+            );
+        }
+        let s = RelayStore::open(dir.path()).unwrap();
+        assert_eq!(q(&s, &[Filter::new().search("todos")]).len(), 1);
+        let later = ev(&k, 1, 105, "todos juntos", vec![]);
+        s.insert(&later, NOW).unwrap();
+        assert!(s.wait_searchable(s.last_seq(), std::time::Duration::from_secs(10)));
+        assert_eq!(q(&s, &[Filter::new().search("todos")]).len(), 2);
     }
 }
