@@ -238,6 +238,7 @@ async fn root(
             .max_frame_size(limit)
             .read_buffer_size(4096)
             .write_buffer_size(0)
+            .max_write_buffer_size(shared.config.max_connection_buffer_bytes.max(limit))
             .on_upgrade(move |socket| conn::run(shared, socket, peer.ip()))
             .into_response();
     }
