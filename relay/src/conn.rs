@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
@@ -57,12 +57,26 @@ impl Limiters {
     }
 }
 
+/// An open subscription.
+struct Sub {
+    filters: Vec<Filter>,
+    /// Events its stored answer held. An event stored just before the query
+    /// may still be on its way through the live channel; it is not sent
+    /// twice. Kept only for [`ANSWERED_WINDOW`] after the answer.
+    answered: HashSet<nostr::prelude::EventId>,
+    answered_at: Instant,
+}
+
+/// How long after a REQ's answer live events are checked against it: far
+/// longer than an accepted event takes to reach every connection.
+const ANSWERED_WINDOW: Duration = Duration::from_secs(10);
+
 struct Conn {
     shared: Arc<Shared>,
     ip: IpAddr,
     challenge: String,
     authed: HashSet<PublicKey>,
-    subs: HashMap<String, Vec<Filter>>,
+    subs: HashMap<String, Sub>,
     negs: HashMap<String, Negentropy<'static, NegentropyStorageVector>>,
 }
 
@@ -411,7 +425,15 @@ impl Conn {
         };
         let mut out: Vec<String> = events.iter().map(|e| event_msg(&sub, e)).collect();
         out.push(serde_json::json!(["EOSE", sub]).to_string());
-        self.subs.insert(sub, filters);
+        let answered = events.iter().map(|e| e.id).collect();
+        self.subs.insert(
+            sub,
+            Sub {
+                filters,
+                answered,
+                answered_at: Instant::now(),
+            },
+        );
         out
     }
 
@@ -579,18 +601,26 @@ impl Conn {
     }
 
     /// Live delivery of a newly accepted event to the matching subscriptions.
-    fn live(&self, e: &Event) -> Vec<String> {
+    fn live(&mut self, e: &Event) -> Vec<String> {
         if self.subs.is_empty() || !visible(e, &self.authed) {
             return Vec::new();
         }
-        self.subs
-            .iter()
-            .filter(|(_, filters)| {
-                filters
-                    .iter()
-                    .any(|f| f.match_event(e, MatchEventOptions::new()))
-            })
-            .map(|(sub, _)| event_msg(sub, e))
-            .collect()
+        let mut out = Vec::new();
+        for (id, sub) in &mut self.subs {
+            if !sub.answered.is_empty() && sub.answered_at.elapsed() > ANSWERED_WINDOW {
+                sub.answered = HashSet::new();
+            }
+            if sub.answered.contains(&e.id) {
+                continue;
+            }
+            if sub
+                .filters
+                .iter()
+                .any(|f| f.match_event(e, MatchEventOptions::new()))
+            {
+                out.push(event_msg(id, e));
+            }
+        }
+        out
     }
 }

@@ -106,6 +106,13 @@ impl Relay {
         let app = Router::new()
             .route("/", axum::routing::get(root))
             .with_state(shared.clone());
+        // Nostr messages are small: with Nagle's algorithm each answer would
+        // wait for the client's delayed ACK (40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let mut stopped_server = stopped.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(

@@ -258,3 +258,41 @@ async fn a_client_that_never_reads_is_cut_off() {
     drop(sleeper);
     relay.shutdown().await;
 }
+
+/// An event published just before a REQ on the same connection is sent once:
+/// in the stored answer, not again as live (the broadcast of an event the
+/// answer already held can arrive after EOSE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_in_the_stored_answer_is_not_sent_again_live() {
+    let (_d, relay) = start(|c| {
+        c.events_per_second_per_ip = 100_000;
+        c.events_per_second_per_pubkey = 100_000;
+        c.queries_per_second_per_ip = 100_000;
+    })
+    .await;
+    let mut ws = connect(&relay).await;
+    let keys = Keys::generate();
+    let mut previous: Option<String> = None;
+    for i in 0..300 {
+        let e = note(&keys, &format!("race {i}"));
+        send(&mut ws, json!(["EVENT", e])).await;
+        // Any frame but our OK is a duplicate from the previous round.
+        let m = next(&mut ws).await;
+        assert_eq!(m[0], "OK", "round {i}: after {previous:?}: {m}");
+        let sub = format!("r{i}");
+        send(&mut ws, json!(["REQ", sub, {"ids": [e.id.to_hex()]}])).await;
+        let mut got = 0;
+        loop {
+            let m = next(&mut ws).await;
+            if m[0] == "EOSE" {
+                break;
+            }
+            assert_eq!(m[1], sub.as_str(), "round {i}: {m}");
+            got += 1;
+        }
+        assert_eq!(got, 1, "round {i}");
+        send(&mut ws, json!(["CLOSE", sub])).await;
+        previous = Some(sub);
+    }
+    relay.shutdown().await;
+}
