@@ -112,6 +112,7 @@ fn profile(k: &Keypair, at: u64, name: &str) -> Event {
                 banner: None,
                 langs: Vec::new(),
                 links: Vec::new(),
+                nostr: None,
             },
         ),
     )

@@ -990,6 +990,7 @@ fn valid_vectors(g: &mut Gen) -> World {
                     "https://ana.example.org".into(),
                     "https://refugio-lavapies.example.org/voluntarias".into(),
                 ],
+                nostr: None,
             },
         ),
     );
@@ -1017,6 +1018,24 @@ fn valid_vectors(g: &mut Gen) -> World {
             Profile {
                 name: "Carla".into(),
                 links: vec!["https://carla.example/tienda".into(), "http://a".into()],
+                ..Profile::default()
+            },
+        ),
+    );
+
+    g.valid(
+        "profile-nostr-link",
+        "Ben's profile naming his linked Nostr key (the BIP-340 public key of secret key 3, from BIP-340's test vectors): the Kith half of the link in `specs/nostr.md`.",
+        BEN,
+        UnsignedEvent::new(
+            pk(BEN),
+            T0 - DAY,
+            Profile {
+                name: "Ben".into(),
+                nostr: Some(
+                    hex::decode("f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9")
+                        .expect("hex"),
+                ),
                 ..Profile::default()
             },
         ),
@@ -3702,6 +3721,20 @@ fn kind_vectors(g: &mut Gen, w: &World) {
             t,
             Profile {
                 name: "   ".into(),
+                ..Profile::default()
+            },
+        ),
+        "field_invalid",
+    );
+    g.kind_rule(
+        "profile-nostr-key-31-bytes",
+        "A profile whose linked Nostr key is 31 bytes: BIP-340 keys are 32.",
+        &UnsignedEvent::new(
+            ana,
+            t,
+            Profile {
+                name: "Ana".into(),
+                nostr: Some(vec![7; 31]),
                 ..Profile::default()
             },
         ),

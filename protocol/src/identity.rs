@@ -173,6 +173,31 @@ impl<'de> serde::Deserialize<'de> for PublicKey {
     }
 }
 
+/// What a Nostr key link's Kith signature covers comes after this prefix,
+/// which no event id (32 bytes) can equal.
+pub const NOSTR_LINK_CONTEXT: &[u8] = b"kith/nostr-link/v1:";
+
+fn nostr_link_message(nostr_key: &[u8; 32]) -> Vec<u8> {
+    let mut m = NOSTR_LINK_CONTEXT.to_vec();
+    m.extend_from_slice(nostr_key);
+    m
+}
+
+impl PublicKey {
+    /// Whether `sig` is this identity's signature vouching for `nostr_key`
+    /// (see [`Keypair::sign_nostr_link`]).
+    pub fn verifies_nostr_link(&self, nostr_key: &[u8; 32], sig: &Signature) -> bool {
+        ed25519_consensus::VerificationKey::try_from(self.0)
+            .and_then(|vk| {
+                vk.verify(
+                    &ed25519_consensus::Signature::from(sig.0),
+                    &nostr_link_message(nostr_key),
+                )
+            })
+            .is_ok()
+    }
+}
+
 /// An Ed25519 signature (64 bytes) over an event id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature(pub(crate) [u8; 64]);
@@ -244,6 +269,14 @@ impl Keypair {
     /// body a gateway prepared for it (then [`crate::assemble`]).
     pub fn sign_id(&self, id: &crate::EventId) -> Signature {
         self.sign_raw(&id.to_bytes())
+    }
+
+    /// Signs the Kith half of a Nostr key link's proof: this identity
+    /// vouches for `nostr_key` (a BIP-340 x-only key). The only signature
+    /// besides event ids, domain-separated from them by
+    /// [`NOSTR_LINK_CONTEXT`] (`specs/nostr.md` § Linked keys).
+    pub fn sign_nostr_link(&self, nostr_key: &[u8; 32]) -> Signature {
+        self.sign_raw(&nostr_link_message(nostr_key))
     }
 
     /// Signs arbitrary bytes (the protocol only ever signs event ids).

@@ -40,7 +40,7 @@ pub use event::{
     verify_batch,
 };
 pub use id::EventId;
-pub use identity::{KeyError, Keypair, PublicKey, Signature};
+pub use identity::{KeyError, Keypair, NOSTR_LINK_CONTEXT, PublicKey, Signature};
 pub use kinds::{Kind, Payload};
 pub use refs::{Ref, RefTarget, Rel};
 

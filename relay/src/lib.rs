@@ -10,6 +10,7 @@
 
 pub mod config;
 mod conn;
+pub mod link;
 mod search;
 pub mod store;
 

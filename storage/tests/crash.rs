@@ -506,6 +506,7 @@ impl Generator {
                             banner: None,
                             langs: vec!["es".into()],
                             links: Vec::new(),
+                            nostr: None,
                         },
                     ),
                 )

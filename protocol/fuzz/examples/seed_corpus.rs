@@ -134,6 +134,7 @@ fn envelopes(dir: &Path) -> Result<usize, Box<dyn Error>> {
                 banner: None,
                 langs: vec!["es".into(), "en".into()],
                 links: vec!["https://example.org/ana".into()],
+                nostr: None,
             },
         ),
     )?;

@@ -16,6 +16,8 @@ pub const MAX_BIO_BYTES: usize = 1_000;
 pub const MAX_LANGS: usize = 10;
 /// Most links.
 pub const MAX_LINKS: usize = 10;
+/// Length of a linked Nostr key (BIP-340 x-only public key).
+pub const NOSTR_KEY_BYTES: usize = 32;
 
 /// A profile. The newest profile of an author replaces the older ones.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,6 +40,15 @@ pub struct Profile {
     /// Links to elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// The person's linked Nostr key: a BIP-340 x-only public key (32
+    /// bytes). This is the Kith half of the link; the Nostr half is a Nostr
+    /// profile by that key naming this identity (`specs/nostr.md`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::encoding::byte_buf::option"
+    )]
+    pub nostr: Option<Vec<u8>>,
 }
 
 impl KindPayload for Profile {
@@ -64,6 +75,13 @@ impl KindPayload for Profile {
         check::unique("langs", &self.langs)?;
         check::count("links", self.links.len(), MAX_LINKS)?;
         self.links.iter().try_for_each(|l| check::url("links", l))?;
-        check::unique("links", &self.links)
+        check::unique("links", &self.links)?;
+        match &self.nostr {
+            Some(key) if key.len() != NOSTR_KEY_BYTES => Err(EventError::FieldInvalid {
+                field: "nostr",
+                reason: format!("a Nostr key is {NOSTR_KEY_BYTES} bytes, not {}", key.len()),
+            }),
+            _ => Ok(()),
+        }
     }
 }
