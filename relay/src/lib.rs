@@ -11,6 +11,7 @@
 pub mod config;
 mod conn;
 pub mod link;
+pub mod outbound;
 mod search;
 pub mod store;
 
