@@ -238,7 +238,7 @@ impl Accounts {
         let dir = data_dir.join("gateway");
         std::fs::create_dir_all(&dir)?;
         restrict(&dir, 0o700)?;
-        let db = kith_node::storage::open_sled(sled::Config::new().cache_capacity(16 << 20), &dir)?;
+        let db = open_waiting_for_lock(&dir)?;
         let admin = load_or_create_admin_token(data_dir)?;
         Ok(Accounts {
             accounts: db.open_tree("accounts")?,
@@ -520,9 +520,45 @@ fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens the accounts database. A gateway stopped in this process a moment
+/// ago may still hold its lock: sled's flusher thread lets go of the files a
+/// little after the last handle is dropped. So a held lock is waited for, a
+/// few seconds at most, before it counts as another process's.
+fn open_waiting_for_lock(dir: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match kith_node::storage::open_sled(sled::Config::new().cache_capacity(16 << 20), dir) {
+            // sled reports it as ErrorKind::Other with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gateway restarted in the same process opens the database while its
+    /// previous instance is still letting go of it (on another thread): the
+    /// open waits for the lock instead of failing.
+    #[test]
+    fn an_open_waits_for_a_lock_being_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Accounts::open(dir.path()).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        let second = Accounts::open(dir.path()).expect("opens once the lock is free");
+        releaser.join().unwrap();
+        drop(second);
+    }
 
     #[test]
     fn register_login_sessions_and_isolation() {

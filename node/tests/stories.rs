@@ -30,13 +30,23 @@ fn story(k: &Keypair, at: u64, text: &str, lasts: u64) -> Event {
     .expect("signs")
 }
 
-fn open(dir: &std::path::Path) -> Store {
+fn open(dir: &std::path::Path, clock: fn() -> u64) -> Store {
     let mut config = StoreConfig::new(dir);
     // The node sweeps on its own clock (stories::run_expiry), not the store's thread.
     config.expiry_interval = None;
     config.search = false;
-    config.clock = kith_node::now_ms;
+    config.clock = clock;
     Store::open(config).expect("store")
+}
+
+/// The wall clock alone. `kith_node::now_ms` carries the paused test's
+/// advances to every thread of this process (its high-water mark), so a test
+/// running beside it on real time must not read it: its stories would seem
+/// a day old.
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 async fn ingest(store: &Store, events: Vec<Event>) {
@@ -62,7 +72,7 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
 #[tokio::test(start_paused = true)]
 async fn stories_expire_on_the_nodes_clock_with_their_receipts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+    let store = open(dir.path(), kith_node::now_ms);
     let (ana, ben, cat) = (key(1), key(2), key(3));
     let t0 = kith_node::now_ms();
     let short = story(&ana, t0, "una hora", 60 * MINUTE);
@@ -175,9 +185,9 @@ fn a_highlight_keeps_text_stories_and_refuses_others_stories() {
         .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(dir.path());
+        let store = open(dir.path(), wall_ms);
         let (ana, ben) = (key(1), key(2));
-        let t0 = kith_node::now_ms();
+        let t0 = wall_ms();
         let mine = story(&ana, t0, "primera", 60 * MINUTE);
         let theirs = story(&ben, t0, "ajena", 60 * MINUTE);
         ingest(&store, vec![mine.clone(), theirs.clone()]).await;
