@@ -14,6 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use nostr::prelude::{Event, Filter, Kind, MatchEventOptions, PublicKey, Timestamp};
 use serde_json::Value;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::Shared;
@@ -78,6 +79,9 @@ struct Conn {
     authed: HashSet<PublicKey>,
     subs: HashMap<String, Sub>,
     negs: HashMap<String, Negentropy<'static, NegentropyStorageVector>>,
+    /// A live receiver taken before a REQ's query ran, so nothing accepted
+    /// meanwhile is missed; kept if the connection had none.
+    new_live: Option<broadcast::Receiver<Arc<Event>>>,
 }
 
 /// Serves one WebSocket until the client leaves, misbehaves past what the
@@ -86,7 +90,10 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let _gone = Gone(shared.clone());
     let (mut tx, mut rx) = socket.split();
-    let mut live = shared.live.subscribe();
+    // Live events are received only while a subscription is open: a
+    // connection that only publishes, or sits idle, is not woken (nor cut off
+    // as a slow reader) by every event the relay accepts.
+    let mut live: Option<broadcast::Receiver<Arc<Event>>> = None;
     let mut conn = Conn {
         shared,
         ip,
@@ -94,6 +101,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
         authed: HashSet::new(),
         subs: HashMap::new(),
         negs: HashMap::new(),
+        new_live: None,
     };
     let hello = serde_json::json!(["AUTH", conn.challenge]).to_string();
     if send(&mut tx, vec![hello]).await.is_err() {
@@ -114,7 +122,12 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
                     break;
                 }
             },
-            event = live.recv() => match event {
+            event = async {
+                match live.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match event {
                 Ok(e) => conn.live(&e),
                 Err(RecvError::Lagged(_)) => {
                     let _ = send(&mut tx, vec![notice(
@@ -125,6 +138,14 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
                 Err(RecvError::Closed) => break,
             },
         };
+        if conn.subs.is_empty() {
+            live = None;
+        } else if let Some(rx) = conn.new_live.take()
+            && live.is_none()
+        {
+            live = Some(rx);
+        }
+        conn.new_live = None;
         if !out.is_empty() && send(&mut tx, out).await.is_err() {
             break;
         }
@@ -402,6 +423,9 @@ impl Conn {
                     self.shared.config.max_subscriptions
                 ),
             )];
+        }
+        if self.new_live.is_none() {
+            self.new_live = Some(self.shared.live.subscribe());
         }
         let (shared, limits, authed, f) = (
             self.shared.clone(),

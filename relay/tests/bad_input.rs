@@ -296,3 +296,49 @@ async fn an_event_in_the_stored_answer_is_not_sent_again_live() {
     }
     relay.shutdown().await;
 }
+
+/// A connection without subscriptions does not receive live events, so
+/// connections that only publish (here four, pipelining) or idle are never cut
+/// off as slow readers however much the others publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_subscriptions_are_not_cut_off() {
+    let (_d, relay) = start(|c| {
+        c.live_buffer = 16;
+        c.events_per_second_per_ip = 100_000;
+        c.events_per_second_per_pubkey = 100_000;
+    })
+    .await;
+    let mut idle = connect(&relay).await;
+    let mut publishers = Vec::new();
+    for p in 0..4 {
+        let mut ws = connect(&relay).await;
+        publishers.push(tokio::spawn(async move {
+            let keys = Keys::generate();
+            for i in 0..300 {
+                send(
+                    &mut ws,
+                    json!(["EVENT", note(&keys, &format!("{p} busy {i}"))]),
+                )
+                .await;
+            }
+            let mut ok = 0;
+            while ok < 300 {
+                let m = next(&mut ws).await;
+                assert_eq!(
+                    (m[0].as_str(), m[2].as_bool()),
+                    (Some("OK"), Some(true)),
+                    "{m}"
+                );
+                ok += 1;
+            }
+            ws
+        }));
+    }
+    let mut open = Vec::new();
+    for p in publishers {
+        open.push(p.await.expect("every publisher got all its OKs"));
+    }
+    assert_eq!(relay.connections(), 5, "nobody was cut off");
+    still_serves(&mut idle).await;
+    relay.shutdown().await;
+}
