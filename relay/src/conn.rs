@@ -24,6 +24,10 @@ use crate::store::{Inserted, QueryLimits};
 /// A client that does not take a message within this time is cut off.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// EVENTs one connection may have in flight before the relay stops reading
+/// from it.
+const MAX_INFLIGHT: usize = 64;
+
 /// Negentropy frame size limit for the relay's answers (NIP-77 allows any).
 const NEG_FRAME: u64 = 60_000;
 
@@ -82,6 +86,8 @@ struct Conn {
     /// A live receiver taken before a REQ's query ran, so nothing accepted
     /// meanwhile is missed; kept if the connection had none.
     new_live: Option<broadcast::Receiver<Arc<Event>>>,
+    /// EVENTs handed over by the last message, for the connection to run.
+    work: Vec<futures::future::BoxFuture<'static, Vec<String>>>,
 }
 
 /// Serves one WebSocket until the client leaves, misbehaves past what the
@@ -102,14 +108,18 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
         subs: HashMap::new(),
         negs: HashMap::new(),
         new_live: None,
+        work: Vec::new(),
     };
+    // EVENTs being verified and stored; their OKs go out in arrival order.
+    let mut inflight = futures::stream::FuturesOrdered::new();
     let hello = serde_json::json!(["AUTH", conn.challenge]).to_string();
     if send(&mut tx, vec![hello]).await.is_err() {
         return;
     }
     loop {
         let out = tokio::select! {
-            msg = rx.next() => match msg {
+            Some(out) = inflight.next(), if !inflight.is_empty() => out,
+            msg = rx.next(), if inflight.len() < MAX_INFLIGHT => match msg {
                 Some(Ok(Message::Text(t))) => conn.handle(t.as_str()).await,
                 Some(Ok(Message::Binary(_))) => {
                     vec![notice("invalid: messages are JSON text, not binary")]
@@ -146,6 +156,9 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
             live = Some(rx);
         }
         conn.new_live = None;
+        for work in conn.work.drain(..) {
+            inflight.push_back(work);
+        }
         if !out.is_empty() && send(&mut tx, out).await.is_err() {
             break;
         }
@@ -195,6 +208,37 @@ fn event_msg(sub: &str, e: &Event) -> String {
     format!("[\"EVENT\",{},{}]", Value::from(sub), e.as_json())
 }
 
+/// Work an EVENT leaves: its answer now, or a future that verifies and
+/// stores it and then answers.
+enum Work {
+    Now(Vec<String>),
+    Later(futures::future::BoxFuture<'static, Vec<String>>),
+}
+
+/// The OK for an event, and its live delivery when accepted.
+fn answer(
+    shared: &Shared,
+    id: &str,
+    event: Arc<Event>,
+    result: Result<Inserted, &'static str>,
+) -> Vec<String> {
+    match result {
+        Ok(Inserted::Stored) => {
+            let _ = shared.live.send(event);
+            vec![ok(id, true, "")]
+        }
+        Ok(Inserted::Duplicate) => vec![ok(id, true, "duplicate: already have this event")],
+        Ok(Inserted::Outdated) => vec![ok(
+            id,
+            false,
+            "invalid: a newer version of this replaceable event is stored",
+        )],
+        Ok(Inserted::Deleted) => vec![ok(id, false, "blocked: its author deleted it")],
+        Ok(Inserted::Expired) => vec![ok(id, false, "invalid: event has expired")],
+        Err(why) => vec![ok(id, false, why)],
+    }
+}
+
 /// Whether `e` may be shown to a connection authenticated as `authed`.
 fn visible(e: &Event, authed: &HashSet<PublicKey>) -> bool {
     if !PRIVATE_KINDS.contains(&e.kind.as_u16()) {
@@ -226,7 +270,13 @@ impl Conn {
         };
         let verb = msg[0].as_str().unwrap_or_default().to_owned();
         match verb.as_str() {
-            "EVENT" => self.on_event(msg).await,
+            "EVENT" => match self.on_event(msg) {
+                Work::Now(out) => out,
+                Work::Later(work) => {
+                    self.work.push(work);
+                    Vec::new()
+                }
+            },
             "REQ" => self.on_req(msg).await,
             "COUNT" => self.on_count(msg).await,
             "CLOSE" => {
@@ -288,9 +338,12 @@ impl Conn {
         Ok(())
     }
 
-    async fn on_event(&mut self, msg: Vec<Value>) -> Vec<String> {
+    /// Checks an EVENT against the policy here; verifying and storing it is
+    /// left to the returned future, which the connection runs beside others
+    /// (a client may send many events without waiting for each OK).
+    fn on_event(&self, msg: Vec<Value>) -> Work {
         let Some(raw) = msg.into_iter().nth(1) else {
-            return vec![notice("invalid: EVENT needs an event")];
+            return Work::Now(vec![notice("invalid: EVENT needs an event")]);
         };
         let id_hint = raw
             .get("id")
@@ -301,62 +354,60 @@ impl Conn {
         let event: Event = match serde_json::from_value(raw) {
             Ok(e) => e,
             Err(e) => {
-                return vec![ok(
+                return Work::Now(vec![ok(
                     &id_hint,
                     false,
                     &format!("invalid: malformed event: {e}"),
-                )];
+                )]);
             }
         };
         let id = event.id.to_hex();
         if let Err(why) = self.admit(&event, size) {
-            return vec![ok(&id, false, &why)];
+            return Work::Now(vec![ok(&id, false, &why)]);
         }
         let limiters = &self.shared.limiters;
         if limiters.events_ip.check_key(&self.ip).is_err()
             || limiters.events_key.check_key(&event.pubkey).is_err()
         {
-            return vec![ok(&id, false, "rate-limited: slow down")];
+            return Work::Now(vec![ok(&id, false, "rate-limited: slow down")]);
         }
         let shared = self.shared.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            if !event.verify_id() {
-                return (event, Err("invalid: event id does not match its content"));
-            }
-            if !event.verify_signature() {
-                return (event, Err("invalid: bad signature"));
-            }
-            if event.kind.is_ephemeral() {
-                return (event, Ok(Inserted::Stored));
-            }
-            let r = shared.store.insert(&event, Timestamp::now());
-            (
-                event,
-                r.map_err(|e| {
-                    tracing::warn!(error = %e, "nostr store write failed");
-                    "error: could not store the event"
-                }),
-            )
-        })
-        .await;
-        let Ok((event, result)) = result else {
-            return vec![ok(&id, false, "error: internal error")];
-        };
-        match result {
-            Ok(Inserted::Stored) => {
-                let _ = self.shared.live.send(Arc::new(event));
-                vec![ok(&id, true, "")]
-            }
-            Ok(Inserted::Duplicate) => vec![ok(&id, true, "duplicate: already have this event")],
-            Ok(Inserted::Outdated) => vec![ok(
-                &id,
-                false,
-                "invalid: a newer version of this replaceable event is stored",
-            )],
-            Ok(Inserted::Deleted) => vec![ok(&id, false, "blocked: its author deleted it")],
-            Ok(Inserted::Expired) => vec![ok(&id, false, "invalid: event has expired")],
-            Err(why) => vec![ok(&id, false, why)],
-        }
+        Work::Later(Box::pin(async move {
+            // Verification on the blocking pool (every core), then the store's
+            // writer, which writes whatever events are waiting in one batch.
+            let verified = tokio::task::spawn_blocking(move || {
+                if !event.verify_id() {
+                    return (event, Err("invalid: event id does not match its content"));
+                }
+                if !event.verify_signature() {
+                    return (event, Err("invalid: bad signature"));
+                }
+                (event, Ok(()))
+            })
+            .await;
+            let Ok((event, checked)) = verified else {
+                return vec![ok(&id, false, "error: internal error")];
+            };
+            let event = Arc::new(event);
+            let result = match checked {
+                Err(why) => Err(why),
+                Ok(()) if event.kind.is_ephemeral() => Ok(Inserted::Stored),
+                Ok(()) => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    if shared.writer.send((event.clone(), reply)).await.is_err() {
+                        return vec![ok(&id, false, "error: the relay is stopping")];
+                    }
+                    let r = answer
+                        .await
+                        .unwrap_or_else(|_| Err("the writer stopped".into()));
+                    r.map_err(|e| {
+                        tracing::warn!(error = %e, "nostr store write failed");
+                        "error: could not store the event"
+                    })
+                }
+            };
+            answer(&shared, &id, event, result)
+        }))
     }
 
     /// Parses `[verb, sub, filter...]`; `Err` is the CLOSED message.

@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use nostr::prelude::{Event, Timestamp};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use config::RelayConfig;
 pub use store::{Inserted, QueryLimits, RelayStore, StoreError};
@@ -56,7 +56,9 @@ pub enum RelayError {
 /// State shared by every connection.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) store: RelayStore,
+    pub(crate) store: Arc<RelayStore>,
+    /// The store's writer thread (see [`writer`]).
+    pub(crate) writer: mpsc::Sender<WriteJob>,
     pub(crate) config: RelayConfig,
     pub(crate) policy: config::Policy,
     /// Every accepted event (stored or ephemeral), for live subscriptions.
@@ -82,7 +84,13 @@ impl Relay {
     /// Opens the store in `data_dir/relay` and serves on `config.listen`.
     pub async fn start(data_dir: &Path, config: RelayConfig) -> Result<Relay, RelayError> {
         let policy = config::policy(&config).map_err(RelayError::Config)?;
-        let store = RelayStore::open(&data_dir.join(RELAY_DIR))?;
+        let store = Arc::new(RelayStore::open(&data_dir.join(RELAY_DIR))?);
+        let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
+        let writer_store = store.clone();
+        std::thread::Builder::new()
+            .name("kith-relay-writer".into())
+            .spawn(move || write_loop(&writer_store, jobs))
+            .map_err(|e| RelayError::Store(StoreError::Search(e.to_string())))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| RelayError::Bind {
@@ -96,6 +104,7 @@ impl Relay {
         let (live, _) = broadcast::channel(config.live_buffer.max(16));
         let shared = Arc::new(Shared {
             store,
+            writer,
             policy,
             live,
             connections: AtomicUsize::new(0),
@@ -203,6 +212,44 @@ fn auth_hosts(addr: SocketAddr, public_url: &str) -> Vec<String> {
         hosts.push(authority(public_url));
     }
     hosts
+}
+
+/// An event for the writer, and where its verdict goes.
+pub(crate) type WriteJob = (Arc<Event>, oneshot::Sender<Result<Inserted, String>>);
+
+/// Events waiting for the writer; past it, connections wait to hand theirs over.
+const WRITE_QUEUE: usize = 4096;
+/// Most events one write takes.
+const WRITE_BATCH: usize = 256;
+
+/// The store's one writer: takes every event waiting and writes them in one
+/// atomic batch ([`RelayStore::insert_many`]), then answers each. Ends when
+/// the relay's last sender is gone.
+fn write_loop(store: &RelayStore, mut jobs: mpsc::Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(WRITE_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < WRITE_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<&Event> = batch.iter().map(|(e, _)| e.as_ref()).collect();
+        match store.insert_many(&events, Timestamp::now()) {
+            Ok(verdicts) => {
+                for ((_, reply), v) in batch.drain(..).zip(verdicts) {
+                    let _ = reply.send(Ok(v));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "writing nostr events failed");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
 }
 
 /// Removes expired events every few seconds (NIP-40: they are never served

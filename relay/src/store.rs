@@ -187,6 +187,54 @@ fn parse(bytes: &[u8]) -> Result<Event, StoreError> {
     Event::from_json(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Writes not yet applied, read through before the tree: the state after
+/// them, as one batch will leave it.
+#[derive(Default)]
+struct Pending(std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>);
+
+impl Pending {
+    fn get(&self, tree: &sled::Tree, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.0.get(k) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(tree.get(k)?.map(|v| v.to_vec())),
+        }
+    }
+
+    fn event(&self, tree: &sled::Tree, id: &[u8]) -> Result<Option<Event>, StoreError> {
+        match self.get(tree, &key(&[&[ID], id]))? {
+            Some(v) => parse(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.0.insert(k, Some(v));
+    }
+
+    fn delete(&mut self, k: Vec<u8>) {
+        self.0.insert(k, None);
+    }
+
+    /// An event's row and index entries.
+    fn remove_event(&mut self, e: &Event) {
+        self.delete(key(&[&[ID], e.id.as_bytes()]));
+        for k in index_keys(e) {
+            self.delete(k);
+        }
+    }
+
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.0 {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch
+    }
+}
+
 /// One scan: index entries under `prefix` whose time lies in `[since, until]`.
 struct Scan {
     prefix: Vec<u8>,
@@ -239,34 +287,73 @@ impl RelayStore {
     /// (when `event` is a kind 5) and NIP-40 expiration. Ephemeral events
     /// must not come here.
     pub fn insert(&self, e: &Event, now: Timestamp) -> Result<Inserted, StoreError> {
+        let mut out = self.insert_many(std::slice::from_ref(e), now)?;
+        Ok(out.pop().unwrap_or(Inserted::Duplicate))
+    }
+
+    /// Stores several verified events in one atomic write, each judged as if
+    /// the ones before it were already stored (a duplicate, a replacement or
+    /// a deletion among them takes effect for the next). One write instead
+    /// of one per event is what lets a busy relay keep up.
+    pub fn insert_many<E: std::borrow::Borrow<Event>>(
+        &self,
+        events: &[E],
+        now: Timestamp,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut seq = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = Pending::default();
+        let mut next = *seq;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let e = e.borrow();
+            let verdict = self.insert_into(&mut pending, e, now)?;
+            if verdict == Inserted::Stored {
+                next += 1;
+                pending.put(
+                    key(&[&[LOG], &next.to_be_bytes()]),
+                    e.id.as_bytes().to_vec(),
+                );
+            }
+            out.push(verdict);
+        }
+        if next != *seq {
+            pending.put(META_SEQ.to_vec(), next.to_be_bytes().to_vec());
+            self.tree.apply_batch(pending.into_batch())?;
+            *seq = next;
+            drop(seq);
+            self.search.notify();
+        }
+        Ok(out)
+    }
+
+    fn insert_into(
+        &self,
+        p: &mut Pending,
+        e: &Event,
+        now: Timestamp,
+    ) -> Result<Inserted, StoreError> {
         if e.is_expired_at(now) {
             return Ok(Inserted::Expired);
         }
-        let mut seq = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let id_key = key(&[&[ID], e.id.as_bytes()]);
-        if self.tree.contains_key(&id_key)? {
+        if p.get(&self.tree, &id_key)?.is_some() {
             return Ok(Inserted::Duplicate);
         }
-        if self
-            .tree
-            .contains_key(key(&[&[DELETED], e.id.as_bytes()]))?
+        if p.get(&self.tree, &key(&[&[DELETED], e.id.as_bytes()]))?
+            .is_some()
         {
             return Ok(Inserted::Deleted);
         }
-        let mut batch = sled::Batch::default();
-        let replaceable = e.kind.is_replaceable() || e.kind.is_addressable();
-        if replaceable {
+        if e.kind.is_replaceable() || e.kind.is_addressable() {
             let c = coord(&e.pubkey, e.kind, &d_tag(e));
-            if let Some(until) = self.tree.get(key(&[&[DELETED_COORD], &c]))?
-                && until.len() == 8
-                && e.created_at.as_secs()
-                    <= u64::from_be_bytes(until.as_ref().try_into().unwrap_or([0; 8]))
+            if let Some(until) = p.get(&self.tree, &key(&[&[DELETED_COORD], &c]))?
+                && e.created_at.as_secs() <= be(&until)
             {
                 return Ok(Inserted::Deleted);
             }
             let r_key = key(&[&[REPLACEABLE], &c]);
-            if let Some(old_id) = self.tree.get(&r_key)?
-                && let Some(old) = self.get_raw(&old_id)?
+            if let Some(old_id) = p.get(&self.tree, &r_key)?
+                && let Some(old) = p.event(&self.tree, &old_id)?
             {
                 // Newer wins; at the same second, the lowest id (NIP-01).
                 let keep_old = old.created_at > e.created_at
@@ -274,27 +361,17 @@ impl RelayStore {
                 if keep_old {
                     return Ok(Inserted::Outdated);
                 }
-                self.remove_into(&mut batch, &old);
+                p.remove_event(&old);
             }
-            batch.insert(r_key, e.id.as_bytes().as_slice());
+            p.put(r_key, e.id.as_bytes().to_vec());
         }
         if e.kind == Kind::EventDeletion {
-            self.delete_into(&mut batch, e)?;
+            self.delete_into(p, e)?;
         }
-        batch.insert(id_key, e.as_json().into_bytes());
+        p.put(id_key, e.as_json().into_bytes());
         for k in index_keys(e) {
-            batch.insert(k, &[] as &[u8]);
+            p.put(k, Vec::new());
         }
-        let next = *seq + 1;
-        batch.insert(
-            key(&[&[LOG], &next.to_be_bytes()]),
-            e.id.as_bytes().as_slice(),
-        );
-        batch.insert(META_SEQ, next.to_be_bytes().as_slice());
-        self.tree.apply_batch(batch)?;
-        *seq = next;
-        drop(seq);
-        self.search.notify();
         Ok(Inserted::Stored)
     }
 
@@ -316,22 +393,22 @@ impl RelayStore {
 
     /// NIP-09: removes the events a deletion names that its author wrote,
     /// and remembers them so they are refused if they come again.
-    fn delete_into(&self, batch: &mut sled::Batch, del: &Event) -> Result<(), StoreError> {
+    fn delete_into(&self, p: &mut Pending, del: &Event) -> Result<(), StoreError> {
         for id in del.tags.event_ids() {
-            if let Some(target) = self.get(&id)? {
+            if let Some(target) = p.event(&self.tree, id.as_bytes())? {
                 if target.pubkey != del.pubkey || target.kind == Kind::EventDeletion {
                     continue;
                 }
-                self.remove_into(batch, &target);
+                p.remove_event(&target);
                 if target.kind.is_replaceable() || target.kind.is_addressable() {
                     let c = coord(&target.pubkey, target.kind, &d_tag(&target));
-                    batch.remove(key(&[&[REPLACEABLE], &c]));
+                    p.delete(key(&[&[REPLACEABLE], &c]));
                 }
             }
             // Remembered even if not here yet: the author deleted it.
-            batch.insert(
+            p.put(
                 key(&[&[DELETED], id.as_bytes()]),
-                del.pubkey.as_bytes().as_slice(),
+                del.pubkey.as_bytes().to_vec(),
             );
         }
         for c in del.tags.coordinates() {
@@ -340,16 +417,16 @@ impl RelayStore {
             }
             let ck = coord(&c.public_key, c.kind, &c.identifier);
             let r_key = key(&[&[REPLACEABLE], &ck]);
-            if let Some(old_id) = self.tree.get(&r_key)?
-                && let Some(old) = self.get_raw(&old_id)?
+            if let Some(old_id) = p.get(&self.tree, &r_key)?
+                && let Some(old) = p.event(&self.tree, &old_id)?
                 && old.created_at <= del.created_at
             {
-                self.remove_into(batch, &old);
-                batch.remove(r_key);
+                p.remove_event(&old);
+                p.delete(r_key);
             }
-            batch.insert(
+            p.put(
                 key(&[&[DELETED_COORD], &ck]),
-                del.created_at.as_secs().to_be_bytes().as_slice(),
+                del.created_at.as_secs().to_be_bytes().to_vec(),
             );
         }
         Ok(())
@@ -839,5 +916,37 @@ mod tests {
         s.insert(&later, NOW).unwrap();
         assert!(s.wait_searchable(s.last_seq(), std::time::Duration::from_secs(10)));
         assert_eq!(q(&s, &[Filter::new().search("todos")]).len(), 2);
+    }
+
+    #[test]
+    fn one_batch_judges_each_event_after_the_ones_before_it() {
+        let (_d, s) = store();
+        let k = Keys::generate();
+        let note = ev(&k, 1, 100, "hola", vec![]);
+        let old = ev(&k, 0, 100, "old", vec![]);
+        let new = ev(&k, 0, 200, "new", vec![]);
+        let del = ev(&k, 5, 150, "", vec![Tag::event(note.id)]);
+        let verdicts = s
+            .insert_many(&[&note, &note, &new, &old, &del, &note], NOW)
+            .unwrap();
+        assert_eq!(
+            verdicts,
+            vec![
+                Inserted::Stored,
+                Inserted::Duplicate,
+                Inserted::Stored,
+                Inserted::Outdated,
+                Inserted::Stored,
+                Inserted::Deleted,
+            ]
+        );
+        assert!(!s.contains(&note.id).unwrap(), "deleted within the batch");
+        assert!(s.contains(&new.id).unwrap() && s.contains(&del.id).unwrap());
+        let all = q(&s, &[Filter::new().author(k.public_key())]);
+        assert_eq!(
+            all.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![new.id, del.id]
+        );
+        assert_eq!(s.last_seq(), 3, "one sequence number per stored event");
     }
 }
