@@ -14,13 +14,14 @@
 //! The npm packages are installed by `tests/interop/nostr-tools/install.sh`
 //! (which `tests/run` calls); these tests talk only to 127.0.0.1.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use kith_relay::{Relay, RelayConfig};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::time::timeout;
 
@@ -70,7 +71,7 @@ async fn run_scenario(scenario: &str) {
     .expect("the relay starts");
     let url = relay.url();
 
-    let mut child = Command::new("node")
+    let child = Command::new("node")
         .arg(dir.join("client.mjs"))
         .arg(&url)
         .arg(scenario)
@@ -81,28 +82,7 @@ async fn run_scenario(scenario: &str) {
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run `node` (install Node.js >= 20): {e}"));
-    // Read both pipes while the client runs, so that neither can fill up.
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let err = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let status = match timeout(SCENARIO_LIMIT, child.wait()).await {
-        Ok(status) => Some(status.expect("wait for the nostr-tools client")),
-        Err(_) => {
-            let _ = child.kill().await;
-            None
-        }
-    };
-    let out = out.await.expect("read the client's stdout");
-    let err = err.await.expect("read the client's stderr");
+    let (status, out, err) = common::run_client(child, SCENARIO_LIMIT, "nostr-tools client").await;
     let stopped = timeout(SHUTDOWN_LIMIT, relay.shutdown()).await.is_ok();
 
     let verdict = err

@@ -17,6 +17,8 @@
 //! `tests/interop/pynostr/.venv` by `tests/interop/pynostr/install.sh` (which
 //! `tests/run` calls); these tests talk only to 127.0.0.1.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -24,7 +26,6 @@ use std::time::Duration;
 use kith_relay::{Relay, RelayConfig};
 use nostr::prelude::EventId;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::time::timeout;
 
@@ -93,7 +94,7 @@ async fn run_scenario(scenario: &str) {
     .expect("the relay starts");
     let url = relay.url();
 
-    let mut child = Command::new(&python)
+    let child = Command::new(&python)
         .arg("-X")
         .arg("utf8")
         .arg(dir.join("client.py"))
@@ -113,28 +114,7 @@ async fn run_scenario(scenario: &str) {
                 python.display()
             )
         });
-    // Read both pipes while the client runs, so that neither can fill up.
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let err = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let status = match timeout(SCENARIO_LIMIT, child.wait()).await {
-        Ok(status) => Some(status.expect("wait for the pynostr client")),
-        Err(_) => {
-            let _ = child.kill().await;
-            None
-        }
-    };
-    let out = out.await.expect("read the client's stdout");
-    let err = err.await.expect("read the client's stderr");
+    let (status, out, err) = common::run_client(child, SCENARIO_LIMIT, "pynostr client").await;
 
     // What the relay's store holds, before it shuts down.
     let stored = reported_ids(&out, &format!("stored {scenario} ids"));
