@@ -699,3 +699,157 @@ impl Conn {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nostr::prelude::{EventBuilder, FinalizeEvent, Keys, Tag};
+
+    /// xorshift64: the same mutations on every run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// Client messages of every verb, valid, to mutate.
+    fn seeds() -> Vec<Vec<u8>> {
+        let keys = Keys::generate();
+        let note = EventBuilder::new(Kind::TextNote, "hola \"mundo\" \\ ñ")
+            .tags([Tag::hashtag("kith"), Tag::public_key(keys.public_key())])
+            .finalize(&keys)
+            .unwrap();
+        let meta = EventBuilder::new(Kind::Metadata, r#"{"name":"Ana"}"#)
+            .finalize(&keys)
+            .unwrap();
+        let auth = EventBuilder::new(Kind::Authentication, "")
+            .tags([
+                Tag::parse(["relay", "ws://127.0.0.1:1"]).unwrap(),
+                Tag::parse(["challenge", "00"]).unwrap(),
+            ])
+            .finalize(&keys)
+            .unwrap();
+        let id = note.id.to_hex();
+        let pk = keys.public_key().to_hex();
+        [
+            serde_json::json!(["EVENT", note]).to_string(),
+            serde_json::json!(["EVENT", meta]).to_string(),
+            serde_json::json!(["REQ", "s", {"authors": [pk], "kinds": [1], "#t": ["kith"], "since": 1, "until": 9_999_999_999u64, "limit": 5}, {"ids": [id]}]).to_string(),
+            serde_json::json!(["REQ", "d", {"kinds": [4], "#p": [pk]}]).to_string(),
+            serde_json::json!(["COUNT", "c", {"kinds": [1]}, {"search": "hola"}]).to_string(),
+            serde_json::json!(["CLOSE", "s"]).to_string(),
+            serde_json::json!(["AUTH", auth]).to_string(),
+            serde_json::json!(["NEG-OPEN", "n", {"kinds": [1]}, "6100000200"]).to_string(),
+            serde_json::json!(["NEG-MSG", "n", "6100000200"]).to_string(),
+            serde_json::json!(["NEG-CLOSE", "n"]).to_string(),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect()
+    }
+
+    /// A stable-toolchain fuzz of everything a client sends: valid messages
+    /// of every verb, mutated (bit flips, insertions, deletions, splices,
+    /// truncation), through a real connection's handler on a real relay. No
+    /// panic; every answer is a JSON array with a known verb; only events
+    /// that verify are stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_messages_survive_mutated_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::RelayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            events_per_second_per_ip: 1_000_000,
+            events_per_second_per_pubkey: 1_000_000,
+            queries_per_second_per_ip: 1_000_000,
+            ..Default::default()
+        };
+        let relay = crate::Relay::start(dir.path(), config).await.unwrap();
+        let mut conn = Conn {
+            shared: relay.shared.clone(),
+            ip: IpAddr::from([127, 0, 0, 1]),
+            challenge: "00".into(),
+            authed: HashSet::new(),
+            subs: HashMap::new(),
+            negs: HashMap::new(),
+            new_live: None,
+            work: Vec::new(),
+        };
+        let seeds = seeds();
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut verbs: HashMap<String, usize> = HashMap::new();
+        for round in 0..6_000 {
+            let mut input = seeds[round % seeds.len()].clone();
+            if round >= seeds.len() {
+                for _ in 0..=(next() % 3) {
+                    let n = input.len().max(1) as u64;
+                    let at = (next() % n) as usize;
+                    match next() % 5 {
+                        0 if !input.is_empty() => {
+                            let i = at.min(input.len() - 1);
+                            input[i] ^= 1 << (next() % 8);
+                        }
+                        1 => input.insert(
+                            at.min(input.len()),
+                            b"{}[]\",:0aZ\\-"[(next() % 12) as usize],
+                        ),
+                        2 if !input.is_empty() => {
+                            input.remove(at.min(input.len() - 1));
+                        }
+                        3 => {
+                            let other = &seeds[(next() as usize) % seeds.len()];
+                            let from = (next() as usize) % other.len().max(1);
+                            let i = at.min(input.len());
+                            input.splice(i..i, other[from..].iter().copied());
+                        }
+                        _ => input.truncate(at),
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&input).into_owned();
+            let mut out = conn.handle(&text).await;
+            for work in conn.work.drain(..) {
+                out.extend(work.await);
+            }
+            for line in out {
+                let v: Value = serde_json::from_str(&line).expect("answers are JSON");
+                let verb = v[0].as_str().expect("answers start with a verb").to_owned();
+                assert!(
+                    [
+                        "OK", "NOTICE", "CLOSED", "EVENT", "EOSE", "COUNT", "NEG-MSG", "NEG-ERR"
+                    ]
+                    .contains(&verb.as_str()),
+                    "{line}"
+                );
+                *verbs.entry(verb).or_default() += 1;
+            }
+        }
+        eprintln!("answers by verb: {verbs:?}");
+        // The mutations must reach refusals and acceptances alike.
+        for verb in ["OK", "NOTICE", "CLOSED", "EOSE", "COUNT"] {
+            assert!(verbs.get(verb).copied().unwrap_or(0) > 10, "{verbs:?}");
+        }
+        let all = relay
+            .store()
+            .query(
+                &[Filter::new()],
+                crate::QueryLimits {
+                    max_limit: 10_000,
+                    max_scan: 100_000,
+                },
+                Timestamp::now(),
+                &|_| true,
+            )
+            .unwrap();
+        assert!(!all.events.is_empty());
+        for e in &all.events {
+            assert!(
+                e.verify().is_ok(),
+                "stored an event that does not verify: {e:?}"
+            );
+        }
+        relay.shutdown().await;
+    }
+}
