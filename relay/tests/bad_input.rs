@@ -342,3 +342,78 @@ async fn connections_without_subscriptions_are_not_cut_off() {
     still_serves(&mut idle).await;
     relay.shutdown().await;
 }
+
+/// The operator's policy: denied and allowed keys and kinds, a proof-of-work
+/// minimum, rate limits and the subscription cap, each refused with its
+/// NIP-01 prefix and nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_policy_is_enforced_with_its_prefixes() {
+    let (banned, friend) = (Keys::generate(), Keys::generate());
+    let banned_hex = banned.public_key().to_hex();
+    let (_d, relay) = start(move |c| {
+        c.denied_pubkeys = vec![banned_hex];
+        c.denied_kinds = vec![7];
+        c.events_per_second_per_pubkey = 1;
+        c.max_subscriptions = 2;
+    })
+    .await;
+    let mut ws = connect(&relay).await;
+    let refused = |m: &Value, prefix: &str| {
+        assert_eq!(
+            (m[0].as_str(), m[2].as_bool()),
+            (Some("OK"), Some(false)),
+            "{m}"
+        );
+        assert!(m[3].as_str().unwrap().starts_with(prefix), "{prefix}: {m}");
+    };
+    let by_banned = note(&banned, "let me in");
+    send(&mut ws, json!(["EVENT", by_banned])).await;
+    refused(&next(&mut ws).await, "blocked:");
+    let reaction = EventBuilder::new(Kind::Reaction, "+")
+        .finalize(&friend)
+        .unwrap();
+    send(&mut ws, json!(["EVENT", reaction])).await;
+    refused(&next(&mut ws).await, "blocked:");
+
+    // 1 event/s per key with bursts of 4: the fifth at once is refused.
+    let mut oks = Vec::new();
+    for i in 0..5 {
+        send(
+            &mut ws,
+            json!(["EVENT", note(&friend, &format!("quick {i}"))]),
+        )
+        .await;
+        oks.push(next(&mut ws).await);
+    }
+    assert!(oks[..4].iter().all(|m| m[2] == true), "{oks:?}");
+    refused(&oks[4], "rate-limited:");
+
+    for sub in ["a", "b"] {
+        send(&mut ws, json!(["REQ", sub, {"kinds": [1]}])).await;
+        while next(&mut ws).await[0] != "EOSE" {}
+    }
+    send(&mut ws, json!(["REQ", "c", {"kinds": [1]}])).await;
+    let m = next(&mut ws).await;
+    assert_eq!(m[0], "CLOSED", "{m}");
+    assert!(m[2].as_str().unwrap().starts_with("blocked:"), "{m}");
+    assert!(!relay.store().contains(&by_banned.id).unwrap());
+    relay.shutdown().await;
+
+    // A proof-of-work minimum, and an allow-list of keys.
+    let friend_hex = friend.public_key().to_hex();
+    let (_d, relay) = start(move |c| {
+        c.min_pow = 40;
+        c.allowed_pubkeys = vec![friend_hex];
+    })
+    .await;
+    let mut ws = connect(&relay).await;
+    send(
+        &mut ws,
+        json!(["EVENT", note(&Keys::generate(), "a stranger")]),
+    )
+    .await;
+    refused(&next(&mut ws).await, "blocked:");
+    send(&mut ws, json!(["EVENT", note(&friend, "no work done")])).await;
+    refused(&next(&mut ws).await, "pow:");
+    relay.shutdown().await;
+}
