@@ -21,9 +21,6 @@ use tantivy::query::QueryParser;
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::config::PRIVATE_KINDS;
@@ -86,14 +83,10 @@ impl Search {
         };
         let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy_err)?;
         let index = Index::open_or_create(directory, b.build()).map_err(tantivy_err)?;
-        index.tokenizers().register(
-            ANALYZER,
-            TextAnalyzer::builder(SimpleTokenizer::default())
-                .filter(RemoveLongFilter::limit(64))
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter)
-                .build(),
-        );
+        // The same words as the node's own search (case and accents folded).
+        index
+            .tokenizers()
+            .register(ANALYZER, kith_node::storage::text_analyzer());
         let indexed = index
             .load_metas()
             .map_err(tantivy_err)?
@@ -145,11 +138,6 @@ impl Search {
         if let Some(w) = &self.wake {
             let _ = w.try_send(());
         }
-    }
-
-    /// The last log position indexed and committed.
-    pub(crate) fn indexed(&self) -> u64 {
-        self.progress.indexed.load(Ordering::Acquire)
     }
 
     /// Waits until everything up to `seq` is searchable, or `timeout` passes.

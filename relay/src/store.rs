@@ -215,11 +215,15 @@ impl Pending {
         self.0.insert(k, None);
     }
 
-    /// An event's row and index entries.
+    /// An event's row and index entries, and for a replaceable event its
+    /// coordinate's row (a later `put` in the same batch may set it again).
     fn remove_event(&mut self, e: &Event) {
         self.delete(key(&[&[ID], e.id.as_bytes()]));
         for k in index_keys(e) {
             self.delete(k);
+        }
+        if e.kind.is_replaceable() || e.kind.is_addressable() {
+            self.delete(key(&[&[REPLACEABLE], &coord(&e.pubkey, e.kind, &d_tag(e))]));
         }
     }
 
@@ -265,11 +269,6 @@ impl RelayStore {
     /// Waits until every event stored up to `seq` is searchable (NIP-50).
     pub fn wait_searchable(&self, seq: u64, timeout: std::time::Duration) -> bool {
         self.search.wait_indexed(seq, timeout)
-    }
-
-    /// The last sequence number the search index has committed.
-    pub fn searchable_seq(&self) -> u64 {
-        self.search.indexed()
     }
 
     /// Makes every acknowledged write durable.
@@ -384,13 +383,6 @@ impl RelayStore {
         self.get_raw(id.as_bytes())
     }
 
-    fn remove_into(&self, batch: &mut sled::Batch, e: &Event) {
-        batch.remove(key(&[&[ID], e.id.as_bytes()]));
-        for k in index_keys(e) {
-            batch.remove(k);
-        }
-    }
-
     /// NIP-09: removes the events a deletion names that its author wrote,
     /// and remembers them so they are refused if they come again.
     fn delete_into(&self, p: &mut Pending, del: &Event) -> Result<(), StoreError> {
@@ -400,10 +392,6 @@ impl RelayStore {
                     continue;
                 }
                 p.remove_event(&target);
-                if target.kind.is_replaceable() || target.kind.is_addressable() {
-                    let c = coord(&target.pubkey, target.kind, &d_tag(&target));
-                    p.delete(key(&[&[REPLACEABLE], &c]));
-                }
             }
             // Remembered even if not here yet: the author deleted it.
             p.put(
@@ -422,7 +410,6 @@ impl RelayStore {
                 && old.created_at <= del.created_at
             {
                 p.remove_event(&old);
-                p.delete(r_key);
             }
             p.put(
                 key(&[&[DELETED_COORD], &ck]),
@@ -436,36 +423,30 @@ impl RelayStore {
     pub fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let end = key(&[&[EXPIRY], &now.as_secs().to_be_bytes()]);
-        let mut batch = sled::Batch::default();
+        let mut pending = Pending::default();
         let mut n = 0;
         for entry in self.tree.range(vec![EXPIRY]..end) {
             let (k, _) = entry?;
-            let id = &k[9..];
-            if let Some(e) = self.get_raw(id)? {
-                self.remove_into(&mut batch, &e);
-                if e.kind.is_replaceable() || e.kind.is_addressable() {
-                    batch.remove(key(&[
-                        &[REPLACEABLE],
-                        &coord(&e.pubkey, e.kind, &d_tag(&e)),
-                    ]));
+            match self.get_raw(&k[9..])? {
+                Some(e) => {
+                    pending.remove_event(&e);
+                    n += 1;
                 }
-                n += 1;
-            } else {
-                batch.remove(k);
+                None => pending.delete(k.to_vec()),
             }
             if n >= 1000 {
                 break;
             }
         }
-        self.tree.apply_batch(batch)?;
+        self.tree.apply_batch(pending.into_batch())?;
         Ok(n)
     }
 
     /// The events matching any of `filters`, newest first (ties: lowest id
     /// first), each filter returning at most its `limit` (cut to
     /// `limits.max_limit`). `visible` hides events the reader may not see.
-    /// `scanned` tells whether the scan budget ran out before the filters
-    /// were fully answered.
+    /// [`Queried::truncated`] tells whether the scan budget ran out before
+    /// the filters were fully answered.
     pub fn query(
         &self,
         filters: &[Filter],

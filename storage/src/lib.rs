@@ -49,6 +49,6 @@ pub use query::{
     Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, ThreadItem,
     ThreadOptions, ThreadPage, ThreadSort, UnknownThreadSort, matches,
 };
-pub use search::{Search, SearchHit, SearchQuery};
+pub use search::{Search, SearchHit, SearchQuery, text_analyzer};
 pub use sled_open::{open_sled, remove_partial_snapshots};
 pub use store::{SEARCH_DIR, STORE_DIR, Store, StoreConfig};

@@ -122,7 +122,10 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-fn analyzer() -> TextAnalyzer {
+/// How text is cut into words for search: split on non-alphanumerics, words
+/// over 64 bytes dropped, lower-cased, accents folded. No stemmer (Kith's
+/// text is in many languages). The relay's NIP-50 index uses it too.
+pub fn text_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -176,7 +179,7 @@ impl Search {
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| err(tantivy::TantivyError::from(e)))?;
         let index = Index::open_or_create(directory, schema).map_err(err)?;
-        index.tokenizers().register(ANALYZER, analyzer());
+        index.tokenizers().register(ANALYZER, text_analyzer());
         let indexed = index
             .load_metas()
             .map_err(err)?
@@ -268,7 +271,7 @@ impl Search {
         let limit = q.limit.clamp(1, 100);
         let f = self.inner.fields;
         let mut words = Vec::new();
-        let mut analyzer = analyzer();
+        let mut analyzer = text_analyzer();
         let mut stream = analyzer.token_stream(&q.text);
         while let Some(token) = stream.next() {
             if !words.contains(&token.text) {
