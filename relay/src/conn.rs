@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use nostr::prelude::{Event, Filter, Kind, MatchEventOptions, PublicKey, Timestamp};
@@ -110,7 +110,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
         new_live: None,
         work: Vec::new(),
     };
-    // EVENTs being verified and stored; their OKs go out in arrival order.
+    // EVENTs on their way through the store (or refused after verification); their OKs go out in arrival order.
     let mut inflight = futures::stream::FuturesOrdered::new();
     let hello = serde_json::json!(["AUTH", conn.challenge]).to_string();
     if send(&mut tx, vec![hello]).await.is_err() {
@@ -158,6 +158,12 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: WebSocket, ip: IpAddr) {
         conn.new_live = None;
         for work in conn.work.drain(..) {
             inflight.push_back(work);
+        }
+        // The writer answers a whole batch at once: every OK already due
+        // goes out with this one, in one write.
+        let mut out = out;
+        while let Some(Some(more)) = inflight.next().now_or_never() {
+            out.extend(more);
         }
         if !out.is_empty() && send(&mut tx, out).await.is_err() {
             break;
@@ -208,8 +214,21 @@ fn event_msg(sub: &str, e: &Event) -> String {
     format!("[\"EVENT\",{},{}]", Value::from(sub), e.as_json())
 }
 
-/// Work an EVENT leaves: its answer now, or a future that verifies and
-/// stores it and then answers.
+/// `["EVENT", event]` parsed in one pass, straight into the event; `None`
+/// for any other message, or one this cannot take (the general path then
+/// parses it again and says what is wrong).
+fn parse_event_msg(text: &str) -> Option<Event> {
+    let rest = text.trim_start().strip_prefix('[')?;
+    if !rest.trim_start().starts_with("\"EVENT\"") {
+        return None;
+    }
+    serde_json::from_str::<(serde::de::IgnoredAny, Event)>(text)
+        .ok()
+        .map(|(_, e)| e)
+}
+
+/// Work an EVENT leaves: its answer now, or a future that stores it (or
+/// holds its refusal) and then answers, in arrival order.
 enum Work {
     Now(Vec<String>),
     Later(futures::future::BoxFuture<'static, Vec<String>>),
@@ -263,6 +282,18 @@ impl Conn {
     }
 
     async fn handle(&mut self, text: &str) -> Vec<String> {
+        // The common case, `["EVENT", {...}]`, is parsed once, straight into
+        // an event; anything else (or an event that does not parse) takes the
+        // general path below, which words the errors.
+        if let Some(event) = parse_event_msg(text) {
+            return match self.on_parsed_event(event) {
+                Work::Now(out) => out,
+                Work::Later(work) => {
+                    self.work.push(work);
+                    Vec::new()
+                }
+            };
+        }
         let msg: Vec<Value> = match serde_json::from_str(text) {
             Ok(Value::Array(a)) if !a.is_empty() => a,
             Ok(_) => return vec![notice("invalid: a message is a non-empty JSON array")],
@@ -338,9 +369,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Checks an EVENT against the policy here; verifying and storing it is
-    /// left to the returned future, which the connection runs beside others
-    /// (a client may send many events without waiting for each OK).
+    /// An EVENT that did not take the one-parse path of [`parse_event_msg`]:
+    /// parses it with the errors worded, then as [`Conn::on_parsed_event`].
     fn on_event(&self, msg: Vec<Value>) -> Work {
         let Some(raw) = msg.into_iter().nth(1) else {
             return Work::Now(vec![notice("invalid: EVENT needs an event")]);
@@ -350,7 +380,6 @@ impl Conn {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let size = raw.to_string().len();
         let event: Event = match serde_json::from_value(raw) {
             Ok(e) => e,
             Err(e) => {
@@ -361,7 +390,18 @@ impl Conn {
                 )]);
             }
         };
+        self.on_parsed_event(event)
+    }
+
+    /// The rest of [`Conn::on_event`], once the event has parsed: the policy,
+    /// the rate limits, then verification here, on the connection's own
+    /// task (connections run on every core, so the relay verifies on all of
+    /// them without a hand-over per event); storing is left to the returned
+    /// future, which the connection runs beside others.
+    fn on_parsed_event(&self, event: Event) -> Work {
         let id = event.id.to_hex();
+        // The size of the event's JSON as the relay stores it.
+        let size = event.as_json().len();
         if let Err(why) = self.admit(&event, size) {
             return Work::Now(vec![ok(&id, false, &why)]);
         }
@@ -371,23 +411,17 @@ impl Conn {
         {
             return Work::Now(vec![ok(&id, false, "rate-limited: slow down")]);
         }
+        let checked = if !event.verify_id() {
+            Err("invalid: event id does not match its content")
+        } else if !event.verify_signature() {
+            Err("invalid: bad signature")
+        } else {
+            Ok(())
+        };
         let shared = self.shared.clone();
         Work::Later(Box::pin(async move {
-            // Verification on the blocking pool (every core), then the store's
-            // writer, which writes whatever events are waiting in one batch.
-            let verified = tokio::task::spawn_blocking(move || {
-                if !event.verify_id() {
-                    return (event, Err("invalid: event id does not match its content"));
-                }
-                if !event.verify_signature() {
-                    return (event, Err("invalid: bad signature"));
-                }
-                (event, Ok(()))
-            })
-            .await;
-            let Ok((event, checked)) = verified else {
-                return vec![ok(&id, false, "error: internal error")];
-            };
+            // The store's writer writes whatever events are waiting in one
+            // batch; the OK waits for that batch.
             let event = Arc::new(event);
             let result = match checked {
                 Err(why) => Err(why),
