@@ -21,17 +21,29 @@ use tantivy::query::QueryParser;
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::config::PRIVATE_KINDS;
 use crate::store::{self, StoreError};
 
 const ANALYZER: &str = "nostr";
-const WRITER_MEMORY: usize = 16 << 20;
-/// Longest a stored event waits before it is searchable.
-const COMMIT_EVERY: Duration = Duration::from_millis(500);
+const WRITER_MEMORY: usize = 32 << 20;
+/// Longest a stored event waits before it is searchable while events keep
+/// coming: under load the index commits this often, in large segments.
+const COMMIT_EVERY: Duration = Duration::from_millis(1000);
+/// No new event for this long: the relay is idle, so commit now.
+const COMMIT_IDLE: Duration = Duration::from_millis(50);
 /// Events indexed before a commit is forced.
-const COMMIT_EVERY_DOCS: usize = 20_000;
+const COMMIT_EVERY_DOCS: usize = 50_000;
+
+/// The two fields of a stored event's JSON the index needs (the rest is
+/// skipped, not parsed).
+#[derive(serde::Deserialize)]
+struct Indexed<'a> {
+    kind: u16,
+    #[serde(borrow)]
+    content: std::borrow::Cow<'a, str>,
+}
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -185,6 +197,7 @@ impl Search {
             let doc: TantivyDocument = searcher.doc(addr).map_err(tantivy_err)?;
             if let Some(hex) = doc.get_first(self.fields.id).and_then(|v| v.as_str())
                 && let Ok(id) = EventId::from_hex(hex)
+                && !ids.contains(&id)
             {
                 ids.push(id);
             }
@@ -218,15 +231,25 @@ impl Indexer {
         let mut dirty = 0usize;
         let mut since_commit = Instant::now();
         loop {
-            let stop = match wake.recv_timeout(COMMIT_EVERY) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => false,
-                Err(RecvTimeoutError::Disconnected) => true,
+            // Uncommitted documents: wait only briefly for more, and commit
+            // when none come (idle) or the oldest has waited long enough.
+            let wait = if dirty > 0 { COMMIT_IDLE } else { COMMIT_EVERY };
+            let (woken, stop) = match wake.recv_timeout(wait) {
+                Ok(()) => (true, false),
+                Err(RecvTimeoutError::Timeout) => (false, false),
+                Err(RecvTimeoutError::Disconnected) => (false, true),
             };
+            let mut new = 0;
             match self.index_new() {
-                Ok(n) => dirty += n,
+                Ok(n) => new = n,
                 Err(e) => tracing::warn!(error = %e, "indexing nostr events failed"),
             }
-            let due = dirty >= COMMIT_EVERY_DOCS || since_commit.elapsed() >= COMMIT_EVERY;
+            if dirty == 0 && new > 0 {
+                since_commit = Instant::now();
+            }
+            dirty += new;
+            let idle = !woken && new == 0;
+            let due = idle || dirty >= COMMIT_EVERY_DOCS || since_commit.elapsed() >= COMMIT_EVERY;
             if dirty > 0 && (due || stop) {
                 match self.commit() {
                     Ok(()) => {
@@ -253,17 +276,19 @@ impl Indexer {
             };
             for (_, id) in batch {
                 n += 1;
-                let hex = id.to_hex();
-                self.writer
-                    .delete_term(Term::from_field_text(self.fields.id, &hex));
-                let Some(e) = store::get_event(&self.tree, id.as_bytes())? else {
+                // An event is stored (and logged) once: what a crash left
+                // uncommitted is gone from the index too, so there is no
+                // older document of it to delete first.
+                let Some(json) = store::get_event_json(&self.tree, id.as_bytes())? else {
                     continue;
                 };
-                if PRIVATE_KINDS.contains(&e.kind.as_u16()) || e.content.is_empty() {
+                let e: Indexed<'_> = serde_json::from_slice(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?;
+                if PRIVATE_KINDS.contains(&e.kind) || e.content.is_empty() {
                     continue;
                 }
                 let mut doc = TantivyDocument::default();
-                doc.add_text(self.fields.id, &hex);
+                doc.add_text(self.fields.id, id.to_hex());
                 doc.add_text(self.fields.text, &e.content);
                 self.writer.add_document(doc).map_err(tantivy_err)?;
             }

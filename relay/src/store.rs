@@ -20,7 +20,7 @@
 //! | `X`    | expiration · id                             |            |
 //! | `D`    | id (deleted: refused if it comes again)      | deleter    |
 //! | `Q`    | author · kind · sha256(d)[..16] (deleted coordinate) | until created_at |
-//! | `L`    | seq (stored, not yet indexed for search)    | id         |
+//! | `L`    | seq of the first (stored in one batch, not yet indexed for search) | ids, in order |
 //! | `M`    | `seq` (the last sequence number given)      | seq        |
 //!
 //! Numbers are big-endian, so byte order is time order.
@@ -97,31 +97,61 @@ fn be(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
-/// Log entries after `after`, at most `max`.
+/// The ids of a log row, with their sequence numbers (the row's key is the
+/// first one; the ids follow in order).
+fn log_row(k: &[u8], v: &[u8]) -> Result<Vec<(u64, EventId)>, StoreError> {
+    let first = be(&k[1..]);
+    if v.is_empty() || v.len() % 32 != 0 {
+        return Err(StoreError::Corrupt(format!("log row {first}")));
+    }
+    let mut out = Vec::with_capacity(v.len() / 32);
+    for (i, id) in (0u64..).zip(v.chunks_exact(32)) {
+        let id = EventId::from_slice(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.push((first + i, id));
+    }
+    Ok(out)
+}
+
+/// Log entries after `after`: whole rows, until at least `max` entries.
 pub(crate) fn log_after(
     tree: &sled::Tree,
     after: u64,
     max: usize,
 ) -> Result<Vec<(u64, EventId)>, StoreError> {
-    let start = key(&[&[LOG], &after.saturating_add(1).to_be_bytes()]);
+    // Rows up to `after` are normally trimmed; one left by a failed trim is
+    // skipped entry by entry.
     let mut out = Vec::new();
-    for entry in tree.range(start..vec![LOG + 1]).take(max) {
+    for entry in tree.range(vec![LOG]..vec![LOG + 1]) {
         let (k, v) = entry?;
-        let id = EventId::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        out.push((be(&k[1..]), id));
+        out.extend(log_row(&k, &v)?.into_iter().filter(|(seq, _)| *seq > after));
+        if out.len() >= max {
+            break;
+        }
     }
     Ok(out)
 }
 
-/// Drops log entries up to `upto` (they are indexed).
+/// Drops log rows whose entries are all up to `upto` (they are indexed).
 pub(crate) fn trim_log(tree: &sled::Tree, upto: u64) -> Result<(), StoreError> {
     let end = key(&[&[LOG], &upto.saturating_add(1).to_be_bytes()]);
     let mut batch = sled::Batch::default();
     for entry in tree.range(vec![LOG]..end) {
-        batch.remove(entry?.0);
+        let (k, v) = entry?;
+        let last = be(&k[1..]) + (v.len() / 32).saturating_sub(1) as u64;
+        if last <= upto {
+            batch.remove(k);
+        }
     }
     tree.apply_batch(batch)?;
     Ok(())
+}
+
+/// One stored event's JSON by id bytes.
+pub(crate) fn get_event_json(
+    tree: &sled::Tree,
+    id: &[u8],
+) -> Result<Option<sled::IVec>, StoreError> {
+    Ok(tree.get(key(&[&[ID], id]))?)
 }
 
 /// One stored event by id bytes.
@@ -303,19 +333,19 @@ impl RelayStore {
         let mut pending = Pending::default();
         let mut next = *seq;
         let mut out = Vec::with_capacity(events.len());
+        // One log row for the batch: the stored ids in sequence order.
+        let mut log = Vec::new();
         for e in events {
             let e = e.borrow();
             let verdict = self.insert_into(&mut pending, e, now)?;
             if verdict == Inserted::Stored {
                 next += 1;
-                pending.put(
-                    key(&[&[LOG], &next.to_be_bytes()]),
-                    e.id.as_bytes().to_vec(),
-                );
+                log.extend_from_slice(e.id.as_bytes());
             }
             out.push(verdict);
         }
         if next != *seq {
+            pending.put(key(&[&[LOG], &(*seq + 1).to_be_bytes()]), log);
             pending.put(META_SEQ.to_vec(), next.to_be_bytes().to_vec());
             self.tree.apply_batch(pending.into_batch())?;
             *seq = next;
