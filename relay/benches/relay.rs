@@ -12,7 +12,8 @@
 //!    on every core; and `RelayStore::insert` of them alone, on one thread,
 //!    in this process (the storage share of the accept path). The target
 //!    ratio is judged against every core, since the relay verifies on its
-//!    blocking pool on every core; the one-thread ratio is printed too.
+//!    connection tasks, which run on every core; the one-thread ratio is
+//!    printed too (both are in the table).
 //! 3. **accept, one connection**: the events published over one WebSocket,
 //!    up to `KITH_BENCH_WINDOW` (default 64) EVENTs in flight before their
 //!    OKs. Fresh store; the rate limits are raised out of the way.
@@ -899,7 +900,7 @@ fn main() {
         );
     }
     println!(
-        "(ratio judged against {cores}-thread verification: the relay verifies on its blocking pool on every core; load average at start {load0}, at end {}; total bench time {:.0} s)",
+        "(ratio judged against {cores}-thread verification: the relay verifies on its connection tasks, on every core; load average at start {load0}, at end {}; total bench time {:.0} s)",
         loadavg(),
         started.elapsed().as_secs_f64()
     );
