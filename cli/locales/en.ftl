@@ -238,3 +238,20 @@ media-pins-total = { $count ->
    *[other] { $count } pins
 }
 media-gc-done = Removed { $blocks } unpinned blocks ({ $unpinned } followed-account pins dropped to fit the quota).
+
+# The Nostr bridge (kith nostr …, kith follow npub1…)
+nostr-followed = now following Nostr key { $key }
+nostr-unfollowed = no longer following Nostr key { $key }
+nostr-linked = linked Nostr key: { $npub }
+nostr-sent = sent to Nostr: { $id }
+nostr-status-linked = linked Nostr key: { $npub }
+nostr-status-unlinked = no linked Nostr key (kith nostr link makes one)
+nostr-status-no-relays = no outside relays: your notes stay on this node's relay (kith nostr relays add wss://…)
+nostr-status-relay = { $url } ({ $state }): { $sent } sent, { $pending } waiting, { $failed } failed
+nostr-status-error = last error: { $error }
+nostr-status-follow = following { $npub }
+nostr-connected = connected
+nostr-disconnected = not connected
+nostr-note-header = { $author } · { $time } · Nostr { $relays }
+nostr-note-id = note { $id }
+nostr-reaction = reacted { $reaction } to { $target }

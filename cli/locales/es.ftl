@@ -231,3 +231,20 @@ media-pins-total = { $count ->
    *[other] { $count } anclajes
 }
 media-gc-done = Se eliminaron { $blocks } bloques sin anclar (se soltaron { $unpinned } anclajes de cuentas seguidas para respetar la cuota).
+
+# El puente con Nostr (kith nostr …, kith follow npub1…)
+nostr-followed = ahora sigues la clave Nostr { $key }
+nostr-unfollowed = dejaste de seguir la clave Nostr { $key }
+nostr-linked = clave Nostr vinculada: { $npub }
+nostr-sent = enviado a Nostr: { $id }
+nostr-status-linked = clave Nostr vinculada: { $npub }
+nostr-status-unlinked = no tienes clave Nostr vinculada (kith nostr link crea una)
+nostr-status-no-relays = sin relés externos: tus notas se quedan en el relé de este nodo (kith nostr relays add wss://…)
+nostr-status-relay = { $url } ({ $state }): { $sent } enviadas, { $pending } en espera, { $failed } fallidas
+nostr-status-error = último error: { $error }
+nostr-status-follow = sigues { $npub }
+nostr-connected = conectado
+nostr-disconnected = sin conexión
+nostr-note-header = { $author } · { $time } · Nostr { $relays }
+nostr-note-id = nota { $id }
+nostr-reaction = reaccionó { $reaction } a { $target }

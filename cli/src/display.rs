@@ -118,6 +118,52 @@ pub(crate) fn time(ms: u64) -> String {
 }
 
 /// An event as a few lines, each starting with `indent`.
+/// A Nostr note from the bridge (`NostrNote` JSON): its author (name or
+/// short npub), time, origin relays, what it answers, and its text.
+pub(crate) fn nostr_note(m: &Messages, n: &Value, indent: &str) -> String {
+    let s = |k: &str| n.get(k).and_then(Value::as_str).unwrap_or_default();
+    let npub = n
+        .pointer("/author/npub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let author = match n.get("name").and_then(Value::as_str) {
+        Some(name) => format!("{name} ({})", short(npub)),
+        None => short(npub),
+    };
+    let when = time(n.get("created_at").and_then(Value::as_u64).unwrap_or(0));
+    let relays: Vec<&str> = n
+        .get("relays")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut lines = vec![m.get(
+        "nostr-note-header",
+        &[
+            ("author", &author),
+            ("time", &when),
+            ("relays", &relays.join(", ")),
+        ],
+    )];
+    lines.push(m.get("nostr-note-id", &[("id", s("id"))]));
+    match (n.get("kind").and_then(Value::as_u64), s("reply_to")) {
+        (Some(6), target) => lines.push(m.get("event-repost-of", &[("target", target)])),
+        (Some(7), target) => lines.push(m.get(
+            "nostr-reaction",
+            &[("reaction", s("content")), ("target", target)],
+        )),
+        (_, "") => {}
+        (_, parent) => lines.push(m.get("event-reply-to", &[("parent", parent)])),
+    }
+    if !matches!(n.get("kind").and_then(Value::as_u64), Some(6 | 7)) {
+        lines.extend(s("content").lines().map(str::to_string));
+    }
+    lines
+        .iter()
+        .map(|l| format!("{indent}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub(crate) fn event(m: &Messages, e: &EventView, indent: &str) -> String {
     let mut lines = Vec::new();
     let author = short(&e.author);

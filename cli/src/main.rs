@@ -323,10 +323,33 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             None
         };
         let gateway_url = gateway.as_ref().map(kith_gateway::RunningGateway::url);
-        let relay = if config.relay.enabled {
-            Some(kith_relay::Relay::start(dir, config.relay.clone()).await?)
+        // One Nostr store, served by the relay and filled by the bridge.
+        let nostr_store = if config.relay.enabled || config.nostr.enabled {
+            Some(Arc::new(kith_relay::RelayStore::open(
+                &dir.join(kith_relay::RELAY_DIR),
+            )?))
         } else {
             None
+        };
+        let relay = match &nostr_store {
+            Some(store) if config.relay.enabled => Some(
+                kith_relay::Relay::start_with_store(store.clone(), config.relay.clone()).await?,
+            ),
+            _ => None,
+        };
+        let bridge = match &nostr_store {
+            Some(store) if config.nostr.enabled => {
+                let bridge = kith_relay::bridge::Bridge::start(
+                    node.store().clone(),
+                    store.clone(),
+                    dir,
+                    config.nostr.clone(),
+                    gateway_url.as_deref(),
+                )?;
+                node.set_bridge(bridge.clone())?;
+                Some(bridge)
+            }
+            _ => None,
         };
         let relay_url = relay.as_ref().map(kith_relay::Relay::url);
         // Where `kith` commands find this node; removed when it stops.
@@ -386,9 +409,13 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         if let Some(g) = gateway {
             g.stop().await;
         }
+        if let Some(b) = bridge {
+            b.shutdown().await;
+        }
         if let Some(r) = relay {
             r.shutdown().await;
         }
+        drop(nostr_store);
         drop(url_file);
         // The stopped gateway holds no reference to the node any more.
         let node = Arc::try_unwrap(node)

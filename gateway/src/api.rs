@@ -1144,8 +1144,32 @@ async fn get_identity(
 async fn put_profile(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Response> {
+    // A linked Nostr key stays linked unless the body says otherwise
+    // (`"nostr": null` ends the link).
+    if let Some(fields) = body.as_object_mut()
+        && !fields.contains_key("nostr")
+    {
+        let me = caller.identity;
+        let st = state.clone();
+        let current = blocking(state.work.clone(), move || {
+            Ok(st.node.store().reader().profile(&me)?)
+        })
+        .await?;
+        if let Some(Payload::Profile(p)) = current.as_ref().map(|e| e.payload())
+            && p.nostr.is_some()
+            && let Ok(old) = serde_json::to_value(p)
+            && let Some(key) = old.get("nostr")
+        {
+            fields.insert("nostr".into(), key.clone());
+        }
+    }
+    if body.get("nostr").is_some_and(serde_json::Value::is_null) {
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("nostr");
+        }
+    }
     let draft = Draft {
         kind: Kind::Profile.name().into(),
         payload: body,
@@ -1328,11 +1352,13 @@ async fn home(
         let page = reader.home_ids(&graph.visible, cursor, limit)?;
         let mut views = Vec::with_capacity(page.ids.len());
         let mut ids = Vec::with_capacity(page.ids.len());
-        for id in &page.ids {
+        let mut times = Vec::with_capacity(page.ids.len());
+        for (id, at) in page.ids.iter().zip(&page.times) {
             // One removed since the walk is left out.
             if let Some(view) = state.views.event_by_id(reader, id)? {
                 views.push(view);
                 ids.push(*id);
+                times.push(*at);
             }
         }
         let stats = reader.stats(&ids, Some(&me))?;
@@ -1341,8 +1367,45 @@ async fn home(
             .zip(stats)
             .map(|(v, s)| Item::new(v, s))
             .collect();
-        let next = page.next.map(|c| c.to_string());
-        Ok(views::page_body(&items, next.as_deref(), seq))
+        // Notes of followed Nostr keys (the bridge), merged by time.
+        let nostr = match state.node.bridge() {
+            Some(b) => b.home(
+                &me,
+                cursor.map(|c| (c.created_at, *c.id.digest())),
+                page.next.map(|c| (c.created_at, *c.id.digest())),
+                limit,
+            )?,
+            None => Vec::new(),
+        };
+        if nostr.is_empty() {
+            let next = page.next.map(|c| c.to_string());
+            return Ok(views::page_body(&items, next.as_deref(), seq));
+        }
+        let mut merged: Vec<((u64, [u8; 32]), views::Entry<'_>)> = items
+            .iter()
+            .zip(ids.iter().zip(&times))
+            .map(|(item, (id, at))| ((*at, *id.digest()), views::Entry::Kith(item)))
+            .collect();
+        for n in &nostr {
+            merged.push((
+                n.position(),
+                views::Entry::Raw(crate::nostr::note_item(n).to_string()),
+            ));
+        }
+        merged.sort_by(|a, b| b.0.cmp(&a.0));
+        merged.truncate(limit);
+        let next = (merged.len() == limit)
+            .then(|| merged.last().map(|(p, _)| p))
+            .flatten()
+            .map(|(at, digest)| {
+                Cursor {
+                    created_at: *at,
+                    id: EventId::from_digest(*digest),
+                }
+                .to_string()
+            });
+        let entries: Vec<views::Entry<'_>> = merged.into_iter().map(|(_, e)| e).collect();
+        Ok(views::mixed_page_body(&entries, next.as_deref(), seq))
     })
     .await
 }

@@ -26,6 +26,7 @@ pub mod json;
 mod live;
 mod media;
 mod metrics;
+mod nostr;
 mod notify;
 mod ranked;
 mod server;

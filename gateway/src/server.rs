@@ -306,16 +306,21 @@ fn quota(per_sec: u32, burst: u32) -> (Duration, u32) {
 
 /// The documented API with its router.
 fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, mut doc) = OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi())
+    let (router, mut doc) = documented().split_for_parts();
+    describe_responses(&mut doc);
+    (router.with_state(state), doc)
+}
+
+/// Every documented route, with the API's description.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::live::routes())
         .merge(crate::stories::routes())
         .merge(crate::notify::routes())
         .merge(crate::discover::routes())
+        .merge(crate::nostr::routes())
         .merge(crate::media::routes())
-        .split_for_parts();
-    describe_responses(&mut doc);
-    (router.with_state(state), doc)
 }
 
 /// Every response object needs a description; the handlers' annotations
@@ -355,14 +360,7 @@ fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
 
 /// The OpenAPI 3 document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = OpenApiRouter::<AppState>::with_openapi(crate::api::ApiDoc::openapi())
-        .merge(crate::api::routes())
-        .merge(crate::live::routes())
-        .merge(crate::stories::routes())
-        .merge(crate::notify::routes())
-        .merge(crate::discover::routes())
-        .merge(crate::media::routes())
-        .split_for_parts();
+    let (_, mut doc) = documented().split_for_parts();
     describe_responses(&mut doc);
     doc
 }

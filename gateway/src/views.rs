@@ -391,18 +391,42 @@ impl Item {
 /// An `EventPage` body: rendered events with their counts, the next
 /// cursor and the sequence the page was read at.
 pub(crate) fn page_body(items: &[Item], next: Option<&str>, seq: u64) -> RawJson {
+    let entries: Vec<Entry<'_>> = items.iter().map(Entry::Kith).collect();
+    mixed_page_body(&entries, next, seq)
+}
+
+/// One item of a page: a Kith event, or something already rendered (a
+/// Nostr note from the bridge, `{"origin":"nostr",…}`).
+#[derive(Debug)]
+pub(crate) enum Entry<'a> {
+    /// A Kith event with its counts.
+    Kith(&'a Item),
+    /// Rendered JSON.
+    Raw(String),
+}
+
+/// An `EventPage` body of Kith events and other items, in the given order.
+pub(crate) fn mixed_page_body(items: &[Entry<'_>], next: Option<&str>, seq: u64) -> RawJson {
     let mut out = String::with_capacity(
         64 + items
             .iter()
-            .map(|i| i.view.len() + 200 + i.why.as_ref().map_or(0, String::len))
+            .map(|e| match e {
+                Entry::Kith(i) => i.view.len() + 200 + i.why.as_ref().map_or(0, String::len),
+                Entry::Raw(r) => r.len(),
+            })
             .sum::<usize>(),
     );
     out.push_str("{\"items\":[");
-    for (i, item) in items.iter().enumerate() {
+    for (i, entry) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_with_stats(&mut out, &item.view, &item.stats, item.why.as_deref());
+        match entry {
+            Entry::Kith(item) => {
+                push_with_stats(&mut out, &item.view, &item.stats, item.why.as_deref())
+            }
+            Entry::Raw(raw) => out.push_str(raw),
+        }
     }
     out.push_str("],\"next\":");
     match next {

@@ -33,6 +33,11 @@
 //! pin_followed = false    # also keep the media of followed accounts…
 //! followed_quota_mb = 2048 # …within this much disk
 //!
+//! [nostr]
+//! enabled = true
+//! relays = []             # outside Nostr relays for everyone (none by default)
+//! media_base_url = ""     # where bridged notes link media (default: the gateway)
+//!
 //! [log]
 //! format = "human"        # or "json"
 //! filter = "info"         # tracing env-filter syntax
@@ -264,6 +269,45 @@ impl Default for RelaySection {
     }
 }
 
+/// The Kith–Nostr bridge (`[nostr]`): which outside relays the node
+/// publishes its people's linked Nostr keys to and reads followed Nostr
+/// keys from. Empty by default: the node contacts no public relay unless
+/// its operator or a person names one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NostrSection {
+    /// Run the bridge at all.
+    pub enabled: bool,
+    /// Relays (`wss://…`) used for every person, besides each person's own.
+    pub relays: Vec<String>,
+    /// Base URL of media in bridged notes (`https://kith.example.org`);
+    /// empty: the gateway's own URL. A note names `<base>/ipfs/<cid>`.
+    pub media_base_url: String,
+    /// Most relays one person may configure.
+    pub max_relays_per_person: usize,
+    /// Most Nostr keys one person may follow.
+    pub max_follows_per_person: usize,
+    /// Seconds between tries to send a note a relay did not take, doubling
+    /// up to an hour.
+    pub retry_secs: u64,
+    /// Give up on a relay for one note after this many tries.
+    pub max_attempts: u32,
+}
+
+impl Default for NostrSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            relays: Vec::new(),
+            media_base_url: String::new(),
+            max_relays_per_person: 16,
+            max_follows_per_person: 5000,
+            retry_secs: 5,
+            max_attempts: 12,
+        }
+    }
+}
+
 /// The gateway's default port; the default address is loopback only.
 pub const DEFAULT_GATEWAY_PORT: u16 = 7417;
 
@@ -421,6 +465,8 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// The Nostr relay.
     pub relay: RelaySection,
+    /// The bridge to outside Nostr relays.
+    pub nostr: NostrSection,
     /// Media uploads, processing and pinning.
     pub media: MediaSection,
     /// Logging.

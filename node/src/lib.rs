@@ -22,6 +22,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod analytics;
+pub mod bridge;
 pub mod config;
 pub mod data_dir;
 pub mod feed;

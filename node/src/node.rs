@@ -39,6 +39,8 @@ pub struct Node {
     trending: Arc<Trending>,
     notifications: Arc<Notifications>,
     media: crate::media::Media,
+    /// The Kith–Nostr bridge, when one runs (set by its starter).
+    bridge: std::sync::OnceLock<Arc<dyn crate::bridge::NostrBridge>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -147,6 +149,7 @@ impl Node {
             trending: Arc::new(Trending::new()),
             notifications,
             media,
+            bridge: std::sync::OnceLock::new(),
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -573,6 +576,18 @@ impl Node {
     /// The rust-ipfs handle.
     pub fn ipfs(&self) -> &Ipfs {
         &self.ipfs
+    }
+
+    /// Sets the Kith–Nostr bridge (once; a second call is refused).
+    pub fn set_bridge(&self, bridge: Arc<dyn crate::bridge::NostrBridge>) -> anyhow::Result<()> {
+        self.bridge
+            .set(bridge)
+            .map_err(|_| anyhow::anyhow!("the node already has a Nostr bridge"))
+    }
+
+    /// The Kith–Nostr bridge, if one runs.
+    pub fn bridge(&self) -> Option<&Arc<dyn crate::bridge::NostrBridge>> {
+        self.bridge.get()
     }
 
     /// The data directory.

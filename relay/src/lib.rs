@@ -1,5 +1,5 @@
 //! Kith's Nostr surface: a NIP-01 relay backed by its own store in the node's
-//! data directory (`store`), and (later) the bridge to outside relays.
+//! data directory (`store`), and the bridge to outside relays (`bridge`).
 //!
 //! Supported: NIP-01 (EVENT, REQ with several filters, CLOSE, EOSE, OK with
 //! machine-readable prefixes, NOTICE, CLOSED; replaceable, addressable and
@@ -7,7 +7,12 @@
 //! expiration, NIP-42 authentication (direct-message kinds are served only to
 //! their authenticated authors and recipients), NIP-45 COUNT, NIP-50 search
 //! (tantivy) and NIP-77 negentropy sync. `specs/nostr.md` is the normative text.
+//!
+//! [`bridge`] connects the node to outside relays: people's Kith events go
+//! out as Nostr events signed by their linked keys, and the Nostr keys they
+//! follow come in.
 
+pub mod bridge;
 pub mod config;
 mod conn;
 pub mod link;
@@ -83,8 +88,17 @@ pub struct Relay {
 impl Relay {
     /// Opens the store in `data_dir/relay` and serves on `config.listen`.
     pub async fn start(data_dir: &Path, config: RelayConfig) -> Result<Relay, RelayError> {
-        let policy = config::policy(&config).map_err(RelayError::Config)?;
         let store = Arc::new(RelayStore::open(&data_dir.join(RELAY_DIR))?);
+        Relay::start_with_store(store, config).await
+    }
+
+    /// Serves `store` (opened by the caller, who may share it with the
+    /// bridge) on `config.listen`.
+    pub async fn start_with_store(
+        store: Arc<RelayStore>,
+        config: RelayConfig,
+    ) -> Result<Relay, RelayError> {
+        let policy = config::policy(&config).map_err(RelayError::Config)?;
         let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
         let writer_store = store.clone();
         std::thread::Builder::new()

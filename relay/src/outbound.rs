@@ -280,7 +280,11 @@ pub fn to_nostr(
         }
         other => return Err(Skip::Kind(other.kind().name())),
     };
-    Ok(builder.custom_created_at(at))
+    // Names the Kith original, so another Kith node that holds it takes
+    // this for the same event.
+    Ok(builder
+        .custom_created_at(at)
+        .tag(tag(&["kith", &event.id().to_string()])))
 }
 
 /// NIP-19 `note1…` of an event id.

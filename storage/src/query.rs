@@ -96,6 +96,8 @@ pub struct Page {
 pub struct IdPage {
     /// Newest first.
     pub ids: Vec<EventId>,
+    /// Each id's `created_at` (ms), in the same order.
+    pub times: Vec<u64>,
     /// Where the next page starts, if there may be one.
     pub next: Option<Cursor>,
 }
@@ -627,6 +629,7 @@ impl Reader {
         }
         Ok(IdPage {
             next: (ids.len() == limit).then(|| ids.last().copied()).flatten(),
+            times: ids.iter().map(|c| c.created_at).collect(),
             ids: ids.into_iter().map(|c| c.id).collect(),
         })
     }

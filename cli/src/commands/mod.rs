@@ -10,6 +10,7 @@ mod discover;
 mod keys;
 mod media;
 mod node;
+mod nostr;
 mod notify;
 mod people;
 mod posts;
@@ -62,9 +63,9 @@ pub(crate) enum Remote {
     Repost(social::RepostArgs),
     /// Quote an event with your own text.
     Quote(social::QuoteArgs),
-    /// Follow an identity.
+    /// Follow an identity, or a Nostr key (`npub1…`) through the bridge.
     Follow(KeyArg),
-    /// Stop following an identity.
+    /// Stop following an identity or a Nostr key.
     Unfollow(KeyArg),
     /// Block an identity: its posts leave your home timeline.
     Block(KeyArg),
@@ -116,12 +117,17 @@ pub(crate) enum Remote {
     /// Export your key; make, list and revoke delegated keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The bridge to Nostr: link a key, choose relays, see deliveries,
+    /// read and answer Nostr notes.
+    #[command(subcommand)]
+    Nostr(nostr::NostrCommand),
 }
 
 /// An identity to act on.
 #[derive(Debug, clap::Args)]
 pub(crate) struct KeyArg {
-    /// The identity (`kith1…`). The node checks it.
+    /// The identity (`kith1…`), or for follow and unfollow also a Nostr
+    /// key (`npub1…`). The node checks it.
     #[arg(value_name = "KEY", value_parser = NonEmptyStringValueParser::new())]
     key: String,
 }
@@ -201,6 +207,10 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::React(args) => social::react(ctx, args).await,
         Remote::Repost(args) => social::repost(ctx, args).await,
         Remote::Quote(args) => social::quote(ctx, args).await,
+        Remote::Follow(k) if nostr::is_nostr_key(&k.key) => nostr::follow(ctx, &k.key, true).await,
+        Remote::Unfollow(k) if nostr::is_nostr_key(&k.key) => {
+            nostr::follow(ctx, &k.key, false).await
+        }
         Remote::Follow(k) => people::follow(ctx, &k.key, true).await,
         Remote::Unfollow(k) => people::follow(ctx, &k.key, false).await,
         Remote::Block(k) => people::block(ctx, &k.key, true).await,
@@ -220,6 +230,7 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Key(KeyCommand::List) => keys::list(ctx).await,
         Remote::Suggest(args) => discover::suggest(ctx, args).await,
         Remote::Stats(args) => discover::stats(ctx, args).await,
+        Remote::Nostr(command) => nostr::run(ctx, command).await,
     }
 }
 

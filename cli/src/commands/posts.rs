@@ -331,14 +331,21 @@ async fn walk(
         if ctx.json {
             items.extend(page.items);
         } else {
+            // Kith events, and Nostr notes from the bridge (`origin: nostr`).
             let events = page
                 .items
                 .iter()
-                .map(parse::<EventView>)
+                .map(|item| match item.get("origin").and_then(Value::as_str) {
+                    Some("nostr") => Ok(None),
+                    _ => parse::<EventView>(item).map(Some),
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             bar.suspend(|| -> anyhow::Result<()> {
                 for (e, item) in events.iter().zip(&page.items) {
-                    ctx.say(&display::event(ctx.m, e, ""))?;
+                    match e {
+                        Some(e) => ctx.say(&display::event(ctx.m, e, ""))?,
+                        None => ctx.say(&display::nostr_note(ctx.m, &item["nostr"], ""))?,
+                    }
                     if matches!(listing, Listing::Ranked { explain: true, .. }) {
                         for line in item
                             .pointer("/why/summary")

@@ -44,6 +44,8 @@ pub struct Node {
     pub url: String,
     /// The node's identity (`kith1…`).
     pub identity: String,
+    /// Its Nostr relay's URL (`ws://…`).
+    pub relay: String,
 }
 
 impl Node {
@@ -81,12 +83,14 @@ impl Node {
             lines,
             url: String::new(),
             identity: String::new(),
+            relay: String::new(),
         };
         let first = node.lines.recv_timeout(PATIENCE).expect("the node starts");
         let started: Value = serde_json::from_str(&first).unwrap();
         assert_eq!(started["event"], "started", "{first}");
         node.url = started["gateway"].as_str().unwrap().to_string();
         node.identity = started["identity"].as_str().unwrap().to_string();
+        node.relay = started["relay"].as_str().unwrap_or_default().to_string();
         node
     }
 
