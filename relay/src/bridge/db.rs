@@ -261,7 +261,14 @@ impl BridgeDb {
         Ok(())
     }
 
-    /// Every outgoing note, oldest first by insertion is not kept: by id.
+    pub(crate) fn outgoing_one(&self, id: &[u8; 32]) -> Result<Option<Outgoing>, BridgeError> {
+        match self.outbox.get(id).map_err(storage)? {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(storage),
+            None => Ok(None),
+        }
+    }
+
+    /// Every outgoing note, by id.
     pub(crate) fn outgoing(&self) -> Result<Vec<([u8; 32], Outgoing)>, BridgeError> {
         let mut out = Vec::new();
         for row in self.outbox.iter() {

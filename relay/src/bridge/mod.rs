@@ -142,7 +142,11 @@ impl Bridge {
             db,
             media_base: media_base.trim_end_matches('/').to_owned(),
             config,
-            client: Client::default(),
+            // NIP-42 needs a signer per person; the bridge reads public
+            // notes and writes signed events, so it does not authenticate.
+            client: Client::builder()
+                .opts(nostr_sdk::ClientOptions::new().automatic_authentication(false))
+                .build(),
             outbox_changed: Notify::new(),
             interest_changed: Notify::new(),
             stop,
@@ -404,6 +408,40 @@ impl Bridge {
         ])
     }
 
+    /// Sends a linked person's newest profile (kind 0) and contact list
+    /// (kind 3) to relays they just added, so those relays know them.
+    fn introduce(&self, who: &KithKey, relays: &[String]) -> Result<(), BridgeError> {
+        let Some(keys) = self.keys(who)? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        for event in self.query(
+            Filter::new()
+                .author(keys.public_key())
+                .kinds([Kind::Metadata, Kind::ContactList]),
+        )? {
+            let id = *event.id.as_bytes();
+            let mut out = match self.db.outgoing_one(&id)? {
+                Some(o) => o,
+                None => Outgoing {
+                    event: event.as_json(),
+                    person: hex::encode(who.as_bytes()),
+                    relays: BTreeMap::new(),
+                },
+            };
+            for r in relays {
+                out.relays.entry(r.clone()).or_insert(Delivery {
+                    attempts: 0,
+                    next_at: now,
+                    error: None,
+                });
+            }
+            self.db.put_outgoing(&id, &out)?;
+        }
+        self.outbox_changed.notify_one();
+        Ok(())
+    }
+
     /// Publishes a fresh contact list (kind 3) for a linked person.
     fn send_contacts(&self, who: &KithKey) -> Result<(), BridgeError> {
         let Some(keys) = self.keys(who)? else {
@@ -621,7 +659,16 @@ impl NostrBridge for Bridge {
                 list.push(url);
             }
         }
+        let before = self.relays_of(who)?;
         self.db.set_relays(who, &list)?;
+        let added: Vec<String> = list
+            .iter()
+            .filter(|r| !before.contains(r))
+            .cloned()
+            .collect();
+        if !added.is_empty() {
+            self.introduce(who, &added)?;
+        }
         self.interest_changed.notify_one();
         self.outbox_changed.notify_one();
         Ok(list)
