@@ -1165,10 +1165,10 @@ async fn put_profile(
             fields.insert("nostr".into(), key.clone());
         }
     }
-    if body.get("nostr").is_some_and(serde_json::Value::is_null) {
-        if let Some(fields) = body.as_object_mut() {
-            fields.remove("nostr");
-        }
+    if body.get("nostr").is_some_and(serde_json::Value::is_null)
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("nostr");
     }
     let draft = Draft {
         kind: Kind::Profile.name().into(),
@@ -1392,7 +1392,7 @@ async fn home(
                 views::Entry::Raw(crate::nostr::note_item(n).to_string()),
             ));
         }
-        merged.sort_by(|a, b| b.0.cmp(&a.0));
+        merged.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
         merged.truncate(limit);
         let next = (merged.len() == limit)
             .then(|| merged.last().map(|(p, _)| p))

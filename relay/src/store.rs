@@ -101,7 +101,7 @@ fn be(bytes: &[u8]) -> u64 {
 /// first one; the ids follow in order).
 fn log_row(k: &[u8], v: &[u8]) -> Result<Vec<(u64, EventId)>, StoreError> {
     let first = be(&k[1..]);
-    if v.is_empty() || v.len() % 32 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(format!("log row {first}")));
     }
     let mut out = Vec::with_capacity(v.len() / 32);

@@ -58,6 +58,9 @@ pub(crate) struct Counters {
     pub(crate) last_sent_at: Option<u64>,
 }
 
+/// A linked Nostr secret key and the identity's link proof.
+pub(crate) type LinkedSecret = ([u8; 32], [u8; 64]);
+
 #[derive(Debug)]
 pub(crate) struct BridgeDb {
     db: sled::Db,
@@ -102,7 +105,7 @@ impl BridgeDb {
     // ---------------------------------------------------------------- keys
 
     /// The linked secret key and proof of an identity.
-    pub(crate) fn key(&self, who: &KithKey) -> Result<Option<([u8; 32], [u8; 64])>, BridgeError> {
+    pub(crate) fn key(&self, who: &KithKey) -> Result<Option<LinkedSecret>, BridgeError> {
         let Some(v) = self.keys.get(who.as_bytes()).map_err(storage)? else {
             return Ok(None);
         };
