@@ -60,6 +60,16 @@ pub(crate) fn bridge(state: &AppState) -> ApiResult<Arc<dyn NostrBridge>> {
     })
 }
 
+/// Runs `f` with the bridge on the blocking pool (every bridge call reads
+/// or writes its database).
+async fn with_bridge(
+    state: &AppState,
+    f: impl FnOnce(&dyn NostrBridge) -> ApiResult<Response> + Send + 'static,
+) -> ApiResult<Response> {
+    let b = bridge(state)?;
+    blocking(state.work.clone(), move || f(b.as_ref())).await
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Response {
     axum::Json(v).into_response()
 }
@@ -71,11 +81,7 @@ fn json<T: serde::Serialize>(v: &T) -> Response {
 #[utoipa::path(get, path = "/api/v1/me/nostr", tag = "nostr", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
 async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
-        Ok(json(&b.status(&caller.identity)?))
-    })
-    .await
+    with_bridge(&state, move |b| Ok(json(&b.status(&caller.identity)?))).await
 }
 
 /// Links a Nostr key to the caller's identity (a new one, or the one it
@@ -152,8 +158,7 @@ async fn set_relays(
     caller: Caller,
     ApiJson(body): ApiJson<Relays>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
+    with_bridge(&state, move |b| {
         let relays = b.set_relays(&caller.identity, &body.relays)?;
         Ok(json(&serde_json::json!({ "relays": relays })))
     })
@@ -170,8 +175,7 @@ async fn follow(
     caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
+    with_bridge(&state, move |b| {
         let key = b.follow(&caller.identity, &key)?;
         Ok(json(&serde_json::json!({ "following": key })))
     })
@@ -187,8 +191,7 @@ async fn unfollow(
     caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
+    with_bridge(&state, move |b| {
         let was = b.unfollow(&caller.identity, &key)?;
         Ok(json(&serde_json::json!({ "was_following": was })))
     })
@@ -201,8 +204,7 @@ async fn unfollow(
     params(("id" = String, Path, description = "hex id, `note1…` or `nevent1…`")),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
 async fn note(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || match b.thread(&id)? {
+    with_bridge(&state, move |b| match b.thread(&id)? {
         Some(t) => Ok(json(&serde_json::json!({ "origin": "nostr", "thread": t }))),
         None => Err(ApiError::not_found("nostr note")),
     })
@@ -229,12 +231,14 @@ async fn reply(
     caller: Caller,
     ApiJson(body): ApiJson<Answer>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
-        let note = b.reply(&caller.identity, &body.to, &body.text)?;
-        Ok((StatusCode::CREATED, axum::Json(note)).into_response())
+    with_bridge(&state, move |b| {
+        created(b.reply(&caller.identity, &body.to, &body.text)?)
     })
     .await
+}
+
+fn created(note: kith_node::bridge::NostrNote) -> ApiResult<Response> {
+    Ok((StatusCode::CREATED, axum::Json(note)).into_response())
 }
 
 /// Reacts to a Nostr note (NIP-25) with the caller's linked key.
@@ -246,10 +250,8 @@ async fn react(
     caller: Caller,
     ApiJson(body): ApiJson<Answer>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
-    blocking(state.work.clone(), move || {
-        let note = b.react(&caller.identity, &body.to, &body.text)?;
-        Ok((StatusCode::CREATED, axum::Json(note)).into_response())
+    with_bridge(&state, move |b| {
+        created(b.react(&caller.identity, &body.to, &body.text)?)
     })
     .await
 }
@@ -272,9 +274,8 @@ async fn mentions(
     caller: Caller,
     ApiQuery(q): ApiQuery<MentionQuery>,
 ) -> ApiResult<Response> {
-    let b = bridge(&state)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    blocking(state.work.clone(), move || {
+    with_bridge(&state, move |b| {
         let items: Vec<serde_json::Value> = b
             .mentions(&caller.identity, limit)?
             .into_iter()
