@@ -379,3 +379,60 @@ fn two_relays_one_of_them_independent_deliver_each_note_once() {
         "no Nostr notes after the unfollow"
     );
 }
+
+/// The id of a home item, Kith or Nostr.
+fn item_id(item: &Value) -> String {
+    let id = if item["origin"] == "nostr" {
+        &item["nostr"]["id"]
+    } else {
+        &item["id"]
+    };
+    id.as_str().unwrap().to_owned()
+}
+
+/// Kith posts and Nostr notes interleaved: paging the home timeline two
+/// items at a time gives exactly the one-page order, each item once.
+#[test]
+fn home_pages_through_kith_posts_and_nostr_notes_exactly() {
+    let a = Node::start();
+    let (secret, _, npub) = nostr_person();
+    // The node's own relay serves as the outside relay here.
+    a.ok(&["nostr", "relays", "add", &a.relay]);
+    a.ok(&["follow", &npub]);
+    let mut expected = std::collections::BTreeSet::new();
+    for i in 0..3 {
+        expected.insert(a.publish(&["post", &format!("kith {i}")]));
+        let n = nostr_tools(&["publish", &a.relay, &secret, "1", &format!("nostr {i}")]);
+        expected.insert(n["id"].as_str().unwrap().to_owned());
+    }
+    eventually("all six in the home timeline", || {
+        a.json(&["home"])["items"].as_array().unwrap().len() == 6
+    });
+    let full: Vec<String> = a.json(&["home"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(item_id)
+        .collect();
+    assert_eq!(
+        full.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut args = vec!["home", "--limit", "2"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page = a.json(&args);
+        paged.extend(page["items"].as_array().unwrap().iter().map(item_id));
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, full, "pages of two give the same order, each once");
+}
