@@ -504,7 +504,8 @@ fn norm(text: &str) -> String {
 
 fn relay_url(text: &str) -> Result<String, BridgeError> {
     let url = RelayUrl::parse(text.trim()).map_err(|_| BridgeError::BadRelay(text.to_owned()))?;
-    Ok(url.to_string())
+    // `wss://host/` and `wss://host` are one relay.
+    Ok(url.to_string().trim_end_matches('/').to_owned())
 }
 
 /// NIP-10: the root and the parent a note answers. Marked `e` tags first;
@@ -1165,5 +1166,80 @@ async fn inbound_loop(bridge: Arc<Bridge>) {
                 tracing::warn!(error = %e, "bridge: storing a nostr event failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Signed events with hostile tags (truncated, empty, wrong markers,
+    /// bad hex, bad CIDs): reading their thread references and their `kith`
+    /// tag never panics, and only ever yields ids that are in the tags.
+    #[test]
+    fn hostile_tags_are_read_without_panics() {
+        let keys = Keys::generate();
+        let zeros = "0".repeat(64);
+        let ones = "1".repeat(64);
+        let pieces = [
+            "e",
+            "p",
+            "kith",
+            "",
+            "root",
+            "reply",
+            "mention",
+            zeros.as_str(),
+            ones.as_str(),
+            "zz",
+            "bafyreiabc",
+            "\u{0}",
+            "ffff",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut tags = Vec::new();
+            for _ in 0..next(6) {
+                let parts: Vec<String> = (0..next(5))
+                    .map(|_| pieces[next(pieces.len())].to_owned())
+                    .collect();
+                if let Ok(t) = Tag::parse(parts) {
+                    tags.push(t);
+                }
+            }
+            let kind = [1u16, 6, 7][next(3)];
+            let e = EventBuilder::new(Kind::from(kind), "x")
+                .tags(tags)
+                .finalize(&keys)
+                .unwrap();
+            let named: Vec<String> = e
+                .tags
+                .iter()
+                .filter_map(|t| t.as_slice().get(1).cloned())
+                .collect();
+            let (root, reply) = thread_refs(&e);
+            for id in [root, reply].into_iter().flatten() {
+                assert!(named.contains(&id.to_hex()), "{id} not in {named:?}");
+            }
+            assert!(kith_tag(&e).is_none(), "no valid Kith id was given");
+        }
+    }
+
+    #[test]
+    fn keys_and_relay_urls_are_checked() {
+        assert!(parse_key("npub1x").is_err());
+        assert!(parse_key(&"g".repeat(64)).is_err());
+        let k = Keys::generate().public_key();
+        assert_eq!(parse_key(&k.to_hex()).unwrap(), k);
+        assert_eq!(parse_key(&k.to_bech32().unwrap()).unwrap(), k);
+        assert!(relay_url("http://example.org").is_err());
+        assert!(relay_url("not a url").is_err());
+        assert_eq!(norm("ws://127.0.0.1:7418"), norm("ws://127.0.0.1:7418/"));
     }
 }
