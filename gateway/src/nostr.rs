@@ -26,15 +26,15 @@ use crate::server::AppState;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(status))
-        .routes(routes!(link))
-        .routes(routes!(set_relays))
-        .routes(routes!(follow))
-        .routes(routes!(unfollow))
-        .routes(routes!(note))
-        .routes(routes!(reply))
-        .routes(routes!(react))
-        .routes(routes!(mentions))
+        .routes(routes!(nostr_status))
+        .routes(routes!(nostr_link))
+        .routes(routes!(nostr_set_relays))
+        .routes(routes!(nostr_follow))
+        .routes(routes!(nostr_unfollow))
+        .routes(routes!(nostr_note))
+        .routes(routes!(nostr_reply))
+        .routes(routes!(nostr_react))
+        .routes(routes!(nostr_mentions))
 }
 
 impl From<BridgeError> for ApiError {
@@ -80,7 +80,7 @@ fn json<T: serde::Serialize>(v: &T) -> Response {
 /// Nostr keys they follow.
 #[utoipa::path(get, path = "/api/v1/me/nostr", tag = "nostr", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn nostr_status(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     with_bridge(&state, move |b| Ok(json(&b.status(&caller.identity)?))).await
 }
 
@@ -91,7 +91,7 @@ async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
 /// holds (409 `root_key_not_held` otherwise).
 #[utoipa::path(post, path = "/api/v1/me/nostr/link", tag = "nostr", security(("bearer" = [])),
     responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
-async fn link(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn nostr_link(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let b = bridge(&state)?;
     let root = match (&caller.owner, &caller.account) {
         (TokenOwner::Admin, _) => Keypair::from_seed(&state.node.identity().seed()).ok(),
@@ -153,7 +153,7 @@ struct Relays {
 #[utoipa::path(put, path = "/api/v1/me/nostr/relays", tag = "nostr", security(("bearer" = [])),
     request_body = Relays,
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn set_relays(
+async fn nostr_set_relays(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Relays>,
@@ -170,7 +170,7 @@ async fn set_relays(
 #[utoipa::path(put, path = "/api/v1/me/nostr/follows/{key}", tag = "nostr",
     security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn follow(
+async fn nostr_follow(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
@@ -186,7 +186,7 @@ async fn follow(
 #[utoipa::path(delete, path = "/api/v1/me/nostr/follows/{key}", tag = "nostr",
     security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn unfollow(
+async fn nostr_unfollow(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
@@ -203,7 +203,7 @@ async fn unfollow(
 #[utoipa::path(get, path = "/api/v1/nostr/notes/{id}", tag = "nostr",
     params(("id" = String, Path, description = "hex id, `note1…` or `nevent1…`")),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn note(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn nostr_note(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     with_bridge(&state, move |b| match b.thread(&id)? {
         Some(t) => Ok(json(&serde_json::json!({ "origin": "nostr", "thread": t }))),
         None => Err(ApiError::not_found("nostr note")),
@@ -226,7 +226,7 @@ struct Answer {
 #[utoipa::path(post, path = "/api/v1/me/nostr/reply", tag = "nostr", security(("bearer" = [])),
     request_body = Answer,
     responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
-async fn reply(
+async fn nostr_reply(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Answer>,
@@ -245,7 +245,7 @@ fn created(note: kith_node::bridge::NostrNote) -> ApiResult<Response> {
 #[utoipa::path(post, path = "/api/v1/me/nostr/react", tag = "nostr", security(("bearer" = [])),
     request_body = Answer,
     responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
-async fn react(
+async fn nostr_react(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Answer>,
@@ -269,7 +269,7 @@ struct MentionQuery {
 #[utoipa::path(get, path = "/api/v1/me/nostr/mentions", tag = "nostr", security(("bearer" = [])),
     params(MentionQuery),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn mentions(
+async fn nostr_mentions(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<MentionQuery>,

@@ -49,10 +49,16 @@ fn sign(u: UnsignedEvent, k: &Keypair) -> Event {
     u.sign(k).unwrap()
 }
 
+/// The signed event and its tags, less the `["kith", <id>]` tag every
+/// converted event ends with (checked here to be there, once, last).
 fn tags(b: nostr::prelude::EventBuilder, keys: &Keys) -> (nostr::prelude::Event, Vec<Vec<String>>) {
     use nostr::prelude::FinalizeEvent;
     let e = b.finalize(keys).unwrap();
-    let t = e.tags.iter().map(|t| t.as_slice().to_vec()).collect();
+    let mut t: Vec<Vec<String>> = e.tags.iter().map(|t| t.as_slice().to_vec()).collect();
+    let kith = t.pop().expect("a kith tag");
+    assert_eq!(kith[0], "kith", "{t:?}");
+    assert!(kith[1].parse::<KithId>().is_ok(), "{kith:?}");
+    assert!(!t.iter().any(|x| x[0] == "kith"), "one kith tag: {t:?}");
     (e, t)
 }
 
@@ -81,6 +87,9 @@ fn a_post_becomes_a_note_with_hashtags_media_and_mentions() {
         &ana,
     );
     let (e, t) = tags(to_nostr(&post, &map, None).unwrap(), &Keys::generate());
+    // The last tag names the Kith original (nostr.md § 10.2).
+    let last = e.tags.iter().last().unwrap().as_slice().to_vec();
+    assert_eq!(last, vec!["kith".to_owned(), post.id().to_string()]);
     assert_eq!(e.kind, Kind::TextNote);
     assert_eq!(e.created_at.as_secs(), T / 1000);
     let cid = "bafkreiehxpuhtr5f6v4eu4byjo2j7kkrhjvd7psmfu4imnpdzb3bdqb7vy";
