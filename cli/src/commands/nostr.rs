@@ -140,21 +140,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, command: &NostrCommand) -> anyhow::Result
                 ctx.say("")?;
             }
             ctx.say(&display::nostr_note(ctx.m, &t["note"], ""))?;
-            for (reaction, n) in t
-                .get("reactions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            for (reaction, n) in items(&t, "reactions")
                 .filter_map(|p| Some((p.get(0)?.as_str()?, p.get(1)?.as_u64()?)))
             {
                 ctx.say(&format!("  {reaction} {n}"))?;
             }
-            for reply in t
-                .get("replies")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for reply in items(&t, "replies") {
                 ctx.say("")?;
                 ctx.say(&display::nostr_note(ctx.m, reply, "    "))?;
             }
@@ -177,12 +168,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, command: &NostrCommand) -> anyhow::Result
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            for item in r
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for item in items(&r, "items") {
                 ctx.say(&display::nostr_note(ctx.m, &item["nostr"], ""))?;
                 ctx.say("")?;
             }
@@ -248,12 +234,7 @@ async fn status(ctx: &Ctx<'_>) -> anyhow::Result<()> {
             ))?;
         }
     }
-    for f in r
-        .get("follows")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for f in items(&r, "follows") {
         let npub = f.get("npub").and_then(Value::as_str).unwrap_or("");
         ctx.say(&ctx.msg("nostr-status-follow", &[("npub", npub)]))?;
     }
@@ -262,11 +243,7 @@ async fn status(ctx: &Ctx<'_>) -> anyhow::Result<()> {
 
 async fn relays(ctx: &Ctx<'_>, command: &RelaysCommand) -> anyhow::Result<()> {
     let status = ctx.client.get(&["api", "v1", "me", "nostr"], &[]).await?;
-    let mut mine: Vec<String> = status
-        .get("relays")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut mine: Vec<String> = items(&status, "relays")
         .filter(|r| r.get("source").and_then(Value::as_str) == Some("person"))
         .filter_map(|r| r.get("url").and_then(Value::as_str).map(str::to_owned))
         .collect();
@@ -296,14 +273,13 @@ async fn relays(ctx: &Ctx<'_>, command: &RelaysCommand) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(&r);
     }
-    for url in r
-        .get("relays")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for url in items(&r, "relays").filter_map(Value::as_str) {
         ctx.say(url)?;
     }
     Ok(())
+}
+
+/// The elements of the array `key` of `v` (none if it is missing).
+fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
 }

@@ -38,6 +38,17 @@ pub(crate) struct Delivery {
     pub(crate) error: Option<String>,
 }
 
+impl Delivery {
+    /// A first try, due at `now` (ms).
+    pub(crate) fn due(now: u64) -> Delivery {
+        Delivery {
+            attempts: 0,
+            next_at: now,
+            error: None,
+        }
+    }
+}
+
 /// A signed Nostr event waiting for some relays to take it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Outgoing {
@@ -287,13 +298,21 @@ impl BridgeDb {
         Ok(out)
     }
 
-    /// Outgoing notes of one person waiting for `url`.
-    pub(crate) fn pending_for(&self, person_hex: &str, url: &str) -> Result<u64, BridgeError> {
-        Ok(self
-            .outgoing()?
-            .iter()
-            .filter(|(_, o)| o.person == person_hex && o.relays.contains_key(url))
-            .count() as u64)
+    /// How many of one person's outgoing notes wait for each relay (one
+    /// read of the outbox for all of them).
+    pub(crate) fn pending_by_relay(
+        &self,
+        person_hex: &str,
+    ) -> Result<BTreeMap<String, u64>, BridgeError> {
+        let mut out = BTreeMap::new();
+        for (_, o) in self.outgoing()? {
+            if o.person == person_hex {
+                for url in o.relays.into_keys() {
+                    *out.entry(url).or_default() += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 
     // ---------------------------------------------------------------- stats

@@ -222,16 +222,7 @@ impl Bridge {
                 person: hex::encode(who.as_bytes()),
                 relays: relays
                     .into_iter()
-                    .map(|r| {
-                        (
-                            r,
-                            Delivery {
-                                attempts: 0,
-                                next_at: now,
-                                error: None,
-                            },
-                        )
-                    })
+                    .map(|r| (r, Delivery::due(now)))
                     .collect(),
             };
             self.db.put_outgoing(event.id.as_bytes(), &o)?;
@@ -430,11 +421,9 @@ impl Bridge {
                 },
             };
             for r in relays {
-                out.relays.entry(r.clone()).or_insert(Delivery {
-                    attempts: 0,
-                    next_at: now,
-                    error: None,
-                });
+                out.relays
+                    .entry(r.clone())
+                    .or_insert_with(|| Delivery::due(now));
             }
             self.db.put_outgoing(&id, &out)?;
         }
@@ -596,6 +585,7 @@ impl NostrBridge for Bridge {
                 .map(|(url, r)| (norm(&url.to_string()), r.status() == SdkStatus::Connected))
                 .collect()
         });
+        let pending = self.db.pending_by_relay(&person)?;
         let mut relays = Vec::new();
         for url in self.relays_of(who)? {
             let c = self.db.counters(who, &url)?;
@@ -603,7 +593,7 @@ impl NostrBridge for Bridge {
                 connected: connected.get(&url).copied().unwrap_or(false),
                 source: if own.contains(&url) { "person" } else { "node" },
                 sent: c.sent,
-                pending: self.db.pending_for(&person, &url)?,
+                pending: pending.get(&url).copied().unwrap_or(0),
                 failed: c.failed,
                 last_error: c.last_error,
                 last_sent_at: c.last_sent_at,
@@ -747,7 +737,7 @@ impl NostrBridge for Bridge {
             }
             notes.push(n);
         }
-        notes.sort_by_key(|n| std::cmp::Reverse(n.position()));
+        notes.sort_by_cached_key(|n| std::cmp::Reverse(n.position()));
         notes.truncate(limit);
         Ok(notes)
     }
@@ -774,7 +764,7 @@ impl NostrBridge for Bridge {
             .filter(|e| e.id != event.id)
             .map(|e| self.note(e))
             .collect::<Result<_, _>>()?;
-        replies.sort_by_key(NostrNote::position);
+        replies.sort_by_cached_key(NostrNote::position);
         let mut reactions: BTreeMap<String, u64> = BTreeMap::new();
         for r in self.query(
             Filter::new()
