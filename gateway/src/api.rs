@@ -1146,10 +1146,11 @@ async fn put_profile(
     caller: Caller,
     ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Response> {
-    // A linked Nostr key stays linked unless the body says otherwise
+    // A linked Nostr key and the DM key stay unless the body says otherwise
     // (`"nostr": null` ends the link).
+    const KEPT: [&str; 2] = ["nostr", "dm_key"];
     if let Some(fields) = body.as_object_mut()
-        && !fields.contains_key("nostr")
+        && KEPT.iter().any(|k| !fields.contains_key(*k))
     {
         let me = caller.identity;
         let st = state.clone();
@@ -1158,17 +1159,19 @@ async fn put_profile(
         })
         .await?;
         if let Some(Payload::Profile(p)) = current.as_ref().map(|e| e.payload())
-            && p.nostr.is_some()
             && let Ok(old) = serde_json::to_value(p)
-            && let Some(key) = old.get("nostr")
         {
-            fields.insert("nostr".into(), key.clone());
+            for k in KEPT {
+                if !fields.contains_key(k)
+                    && let Some(v) = old.get(k)
+                {
+                    fields.insert(k.into(), v.clone());
+                }
+            }
         }
     }
-    if body.get("nostr").is_some_and(serde_json::Value::is_null)
-        && let Some(fields) = body.as_object_mut()
-    {
-        fields.remove("nostr");
+    if let Some(fields) = body.as_object_mut() {
+        fields.retain(|k, v| !(KEPT.contains(&k.as_str()) && v.is_null()));
     }
     let draft = Draft {
         kind: Kind::Profile.name().into(),

@@ -20,6 +20,7 @@
 pub mod accounts;
 mod api;
 mod auth;
+mod chats;
 mod discover;
 pub mod error;
 pub mod json;

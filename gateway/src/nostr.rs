@@ -10,14 +10,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kith_node::bridge::{BridgeError, NostrBridge};
-use kith_node::protocol::kinds::Profile;
-use kith_node::protocol::{Keypair, Payload};
+use kith_node::protocol::Payload;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::TokenOwner;
 use crate::api::{ApiQuery, blocking};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -93,39 +91,11 @@ async fn nostr_status(State(state): State<AppState>, caller: Caller) -> ApiResul
     responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
 async fn nostr_link(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let b = bridge(&state)?;
-    let root = match (&caller.owner, &caller.account) {
-        (TokenOwner::Admin, _) => Keypair::from_seed(&state.node.identity().seed()).ok(),
-        (_, Some(account)) => account.root(),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "root_key_not_held",
-            "linking a Nostr key needs the identity's root key, which this node does not hold",
-        )
-    })?;
+    let root = crate::chats::root_of(&state, &caller, "linking a Nostr key")?;
     let me = caller.identity;
-    let st = state.clone();
-    let (key, profile) = blocking(state.work.clone(), move || {
-        let key = b.link(&root)?;
-        let current = st.node.store().reader().profile(&me)?;
-        Ok((key, current))
-    })
-    .await?;
+    let key = blocking(state.work.clone(), move || Ok(b.link(&root)?)).await?;
     let nostr = hex::decode(&key.hex).map_err(ApiError::internal)?;
-    let mut profile = match profile.as_ref().map(|e| e.payload()) {
-        Some(Payload::Profile(p)) => p.clone(),
-        _ => Profile {
-            name: me.short(),
-            bio: String::new(),
-            avatar: None,
-            banner: None,
-            langs: Vec::new(),
-            links: Vec::new(),
-            nostr: None,
-        },
-    };
+    let mut profile = crate::chats::current_profile(&state, me).await?;
     let written = if profile.nostr.as_deref() == Some(nostr.as_slice()) {
         None
     } else {

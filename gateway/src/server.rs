@@ -320,6 +320,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(crate::notify::routes())
         .merge(crate::discover::routes())
         .merge(crate::nostr::routes())
+        .merge(crate::chats::routes())
         .merge(crate::media::routes())
 }
 

@@ -38,6 +38,11 @@
 //! relays = []             # outside Nostr relays for everyone (none by default)
 //! media_base_url = ""     # where bridged notes link media (default: the gateway)
 //!
+//! [messages]
+//! mailboxes = []          # identities hosted elsewhere whose sealed messages this node keeps
+//! keep_days = 30          # how long envelopes are kept
+//! quota_mb = 50           # per identity; the oldest envelopes go first
+//!
 //! [log]
 //! format = "human"        # or "json"
 //! filter = "info"         # tracing env-filter syntax
@@ -308,6 +313,45 @@ impl Default for NostrSection {
     }
 }
 
+/// Direct messages (`[messages]`, `specs/messages.md` § Delivery).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagesSection {
+    /// Identities (`kith1…`) hosted on other nodes whose mailboxes this node
+    /// keeps: it holds their sealed envelopes (ciphertext only) until their
+    /// own node comes online and syncs them.
+    pub mailboxes: Vec<String>,
+    /// Days an envelope is kept.
+    pub keep_days: u64,
+    /// Most envelope bytes kept per identity; the oldest go first.
+    pub quota_mb: u64,
+}
+
+impl Default for MessagesSection {
+    fn default() -> Self {
+        Self {
+            mailboxes: Vec::new(),
+            keep_days: 30,
+            quota_mb: 50,
+        }
+    }
+}
+
+impl MessagesSection {
+    /// The mailbox identities, parsed.
+    pub fn mailbox_keys(&self) -> Result<Vec<kith_protocol::PublicKey>, ConfigError> {
+        self.mailboxes
+            .iter()
+            .map(|k| {
+                k.parse().map_err(|e| ConfigError::Parse {
+                    path: PathBuf::from(FILE),
+                    message: format!("[messages] mailboxes: {k}: {e}"),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The gateway's default port; the default address is loopback only.
 pub const DEFAULT_GATEWAY_PORT: u16 = 7417;
 
@@ -467,6 +511,8 @@ pub struct Config {
     pub relay: RelaySection,
     /// The bridge to outside Nostr relays.
     pub nostr: NostrSection,
+    /// Direct messages.
+    pub messages: MessagesSection,
     /// Media uploads, processing and pinning.
     pub media: MediaSection,
     /// Logging.

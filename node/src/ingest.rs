@@ -81,6 +81,9 @@ pub struct Interest {
     locals: HashSet<PublicKey>,
     follows: HashSet<PublicKey>,
     inboxes: HashSet<TopicHash>,
+    /// Inbox hints whose envelopes are kept: the locals' and those of the
+    /// mailboxes the operator keeps for others.
+    mailboxes: HashSet<[u8; 32]>,
 }
 
 impl Interest {
@@ -97,7 +100,23 @@ impl Interest {
                 .iter()
                 .map(|k| libp2p::gossipsub::IdentTopic::new(topics::inbox_topic(k)).hash())
                 .collect(),
+            mailboxes: locals.iter().map(kith_protocol::dm::inbox_hint).collect(),
         })
+    }
+
+    /// Also keeps the mailboxes of `others` (identities hosted elsewhere
+    /// whose envelopes this node holds until their node syncs them).
+    pub fn with_mailboxes(mut self, others: &[PublicKey]) -> Interest {
+        self.mailboxes
+            .extend(others.iter().map(kith_protocol::dm::inbox_hint));
+        self
+    }
+
+    /// The inbox hints whose envelopes are kept here.
+    pub fn mailboxes(&self) -> Vec<[u8; 32]> {
+        let mut m: Vec<[u8; 32]> = self.mailboxes.iter().copied().collect();
+        m.sort_unstable();
+        m
     }
 
     /// The identities hosted here.
@@ -117,6 +136,10 @@ impl Interest {
 
     /// Whether an event received on `topic` is kept here.
     pub fn wants(&self, event: &Event, topic: Option<&TopicHash>) -> bool {
+        if let kith_protocol::Payload::DirectMessage(dm) = event.payload() {
+            return <[u8; 32]>::try_from(dm.inbox.as_slice())
+                .is_ok_and(|h| self.mailboxes.contains(&h));
+        }
         let author = event.author();
         self.locals.contains(&author)
             || self.follows.contains(&author)
@@ -132,6 +155,7 @@ impl Interest {
     pub fn topics(&self) -> Vec<String> {
         let mut t: Vec<String> = self.authors().iter().map(topics::author_topic).collect();
         t.extend(self.locals.iter().map(topics::inbox_topic));
+        t.extend(self.mailboxes.iter().map(topics::mailbox_topic));
         t.sort();
         t.dedup();
         t

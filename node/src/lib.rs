@@ -25,6 +25,7 @@ pub mod analytics;
 pub mod bridge;
 pub mod config;
 pub mod data_dir;
+pub mod dm;
 pub mod feed;
 pub mod identity;
 pub mod ingest;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kith_protocol::{Event, Keypair, Kind, PublicKey, UnsignedEvent};
-use kith_storage::{Store, StoreConfig};
+use kith_storage::{IngestOutcome, Store, StoreConfig};
 use rust_ipfs::{Ipfs, Multiaddr, PeerId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -41,6 +41,10 @@ pub struct Node {
     media: crate::media::Media,
     /// The Kith–Nostr bridge, when one runs (set by its starter).
     bridge: std::sync::OnceLock<Arc<dyn crate::bridge::NostrBridge>>,
+    /// Direct messages of the hosted identities.
+    messenger: Arc<crate::dm::Messenger>,
+    /// Identities hosted elsewhere whose mailboxes this node keeps.
+    mailboxes: Arc<Vec<PublicKey>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -96,7 +100,10 @@ impl Node {
         let repo = (!options.memory_blocks).then(|| data_dir.join("ipfs"));
         let network = net::start(*network_key.seed(), repo.as_deref(), &net_config).await?;
 
-        let interest = Arc::new(RwLock::new(Interest::load(&store, &[identity.public()])?));
+        let mailboxes = Arc::new(config.messages.mailbox_keys()?);
+        let interest = Arc::new(RwLock::new(
+            Interest::load(&store, &[identity.public()])?.with_mailboxes(&mailboxes),
+        ));
         let limits = PeerLimits {
             rate_per_sec: f64::from(config.gossip.rate_per_sec),
             burst: f64::from(config.gossip.burst),
@@ -135,6 +142,7 @@ impl Node {
         let media =
             crate::media::Media::start(data_dir, network.ipfs.clone(), &config.media).await?;
 
+        let messenger = Arc::new(crate::dm::Messenger::open(data_dir, store.clone())?);
         let mut node = Node {
             data_dir: data_dir.to_path_buf(),
             identity,
@@ -150,6 +158,8 @@ impl Node {
             notifications,
             media,
             bridge: std::sync::OnceLock::new(),
+            messenger,
+            mailboxes,
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -280,10 +290,11 @@ impl Node {
         &self,
         mut changed: mpsc::UnboundedReceiver<()>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (store, interest, gossip) = (
+        let (store, interest, gossip, mailboxes) = (
             self.store.clone(),
             self.interest.clone(),
             self.gossip.clone(),
+            self.mailboxes.clone(),
         );
         let syncer = self.syncer();
         async move {
@@ -296,7 +307,7 @@ impl Node {
                     .copied()
                     .collect();
                 let fresh = match Interest::load(&store, &locals) {
-                    Ok(i) => i,
+                    Ok(i) => i.with_mailboxes(&mailboxes),
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reload follows");
                         continue;
@@ -453,6 +464,38 @@ impl Node {
         Ok((event, verdict))
     }
 
+    /// Direct messages of the hosted identities.
+    pub fn messenger(&self) -> &crate::dm::Messenger {
+        &self.messenger
+    }
+
+    /// Seals `letter` for its recipients and the sender's own mailbox and
+    /// submits the envelopes: stored here, published on each recipient's
+    /// mailbox topic (`specs/messages.md` § Sending).
+    pub async fn send_letter(
+        &self,
+        sender: &Keypair,
+        letter: kith_protocol::dm::Letter,
+    ) -> Result<kith_protocol::dm::SignedLetter, crate::dm::MessageError> {
+        let (signed, envelopes) = self.messenger.seal(sender, letter, crate::now_ms())?;
+        for env in envelopes {
+            match self
+                .ingest
+                .submit(env.as_bytes().to_vec(), Origin::Local)
+                .await
+            {
+                Verdict::Store(IngestOutcome::Stored { .. } | IngestOutcome::Duplicate) => {}
+                other => {
+                    return Err(crate::dm::MessageError::NotAllowed(match other {
+                        Verdict::Refused(code) => code,
+                        _ => "envelope_not_stored",
+                    }));
+                }
+            }
+        }
+        Ok(signed)
+    }
+
     /// Hosts another identity on this node (a gateway account): its events,
     /// those of whom it follows and its inbox are kept, and the node joins
     /// their gossip topics. Idempotent.
@@ -467,7 +510,7 @@ impl Node {
             locals.push(key);
             locals
         };
-        let interest = Interest::load(&self.store, &fresh)?;
+        let interest = Interest::load(&self.store, &fresh)?.with_mailboxes(&self.mailboxes);
         // The interest loop diffs topics against what is in place, so the
         // swap happens there; here the new set is installed before the
         // signal so no event of the new identity is judged irrelevant.
@@ -749,14 +792,27 @@ impl Syncer {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .authors();
-        // One session per slice of at most MAX_SCOPE_AUTHORS authors.
+        let mailboxes = self
+            .interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mailboxes();
+        // One session per slice of at most MAX_SCOPE_AUTHORS authors, then
+        // one per slice of the mailboxes kept here.
         let mut total = SyncReport::default();
-        for slice in authors.chunks(sync::MAX_SCOPE_AUTHORS) {
-            let scope = Scope {
-                authors: slice.to_vec(),
+        let author_scopes = authors.chunks(sync::MAX_SCOPE_AUTHORS).map(|slice| Scope {
+            authors: slice.to_vec(),
+            until: u64::MAX,
+            ..Scope::default()
+        });
+        let mailbox_scopes = mailboxes
+            .chunks(sync::MAX_SCOPE_INBOXES)
+            .map(|slice| Scope {
+                inboxes: slice.to_vec(),
                 until: u64::MAX,
                 ..Scope::default()
-            };
+            });
+        for scope in author_scopes.chain(mailbox_scopes) {
             let r = sync::sync_with(&self.ipfs, &self.store, &self.ingest, peer, scope).await?;
             total.missing += r.missing;
             total.fetched += r.fetched;

@@ -36,6 +36,8 @@ const NEG_FRAME: u64 = 128 * 1024;
 const SYNC_FRAME_LIMIT: usize = 256 * 1024;
 /// Most authors in one scope.
 pub const MAX_SCOPE_AUTHORS: usize = 4096;
+/// Most inbox hints in one scope.
+pub const MAX_SCOPE_INBOXES: usize = 255;
 /// Most ids in one fetch request.
 pub const MAX_FETCH_IDS: usize = 256;
 /// Most frames from the initiator (negentropy rounds and slice frames, over
@@ -49,7 +51,7 @@ const SESSION_DEADLINE: Duration = Duration::from_secs(60);
 const SCOPE_V1: u8 = 1;
 
 /// What a sync covers: the events that match every criterion given.
-/// At least one of `authors` and `community` must be given.
+/// At least one of `authors`, `community` and `inboxes` must be given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope {
     /// Authors whose events are reconciled (empty: any author, which needs
@@ -59,6 +61,10 @@ pub struct Scope {
     pub kinds: Vec<Kind>,
     /// Only events inside this community.
     pub community: Option<EventId>,
+    /// Only `direct_message` envelopes for these inbox hints (a mailbox
+    /// sync, `specs/messages.md` § Delivery). Exclusive with `community`;
+    /// `authors` is then empty.
+    pub inboxes: Vec<[u8; 32]>,
     /// Earliest `created_at` (inclusive).
     pub since: u64,
     /// Latest `created_at` (exclusive).
@@ -125,7 +131,8 @@ fn neg(e: negentropy::Error) -> SyncError {
 impl Scope {
     /// Encodes the scope frame (`specs/sync.md` §3.1):
     /// `1 ‖ since u64 ‖ until u64 ‖ n u16 ‖ n × 32-byte key ‖ k u8 ‖
-    /// k × (len u8 ‖ kind name) ‖ c u8 ‖ (c = 1: 32-byte community digest)`.
+    /// k × (len u8 ‖ kind name) ‖ c u8 ‖ (c = 1: 32-byte community digest;
+    /// c = 2: m u8 ‖ m × 32-byte inbox hint)`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(21 + 32 * self.authors.len() + 32);
         out.push(SCOPE_V1);
@@ -145,6 +152,13 @@ impl Scope {
                 out.push(1);
                 out.extend_from_slice(c.digest());
             }
+            None if !self.inboxes.is_empty() => {
+                out.push(2);
+                out.push(self.inboxes.len() as u8);
+                for h in &self.inboxes {
+                    out.extend_from_slice(h);
+                }
+            }
             None => out.push(0),
         }
         out
@@ -160,6 +174,9 @@ impl Scope {
                     .iter()
                     .any(|r| r.rel == Rel::Community && r.target == RefTarget::Event(c))
             })
+            && (self.inboxes.is_empty()
+                || matches!(&body.payload, kith_protocol::Payload::DirectMessage(dm)
+                    if self.inboxes.iter().any(|h| h[..] == dm.inbox[..])))
     }
 
     /// Decodes a scope frame.
@@ -206,6 +223,7 @@ impl Scope {
                 kinds.push(kind);
             }
         }
+        let mut inboxes = Vec::new();
         let community = match tail {
             [0] => None,
             [1, digest @ ..] if digest.len() == 32 => {
@@ -213,6 +231,19 @@ impl Scope {
                     .try_into()
                     .map_err(|_| SyncError::BadScope("community"))?;
                 Some(EventId::from_digest(d))
+            }
+            [2, m, hints @ ..]
+                if *m > 0
+                    && usize::from(*m) <= MAX_SCOPE_INBOXES
+                    && hints.len() == usize::from(*m) * 32 =>
+            {
+                for h in hints.chunks_exact(32) {
+                    let h: [u8; 32] = h.try_into().map_err(|_| SyncError::BadScope("inbox"))?;
+                    if !inboxes.contains(&h) {
+                        inboxes.push(h);
+                    }
+                }
+                None
             }
             _ => return Err(SyncError::BadScope("bad community field or trailing bytes")),
         };
@@ -226,13 +257,17 @@ impl Scope {
         if since > until {
             return Err(SyncError::BadScope("since after until"));
         }
-        if authors.is_empty() && community.is_none() {
+        if authors.is_empty() && community.is_none() && inboxes.is_empty() {
             return Err(SyncError::BadScope("neither authors nor a community"));
+        }
+        if !inboxes.is_empty() && !authors.is_empty() {
+            return Err(SyncError::BadScope("a mailbox scope names no authors"));
         }
         Ok(Scope {
             authors,
             kinds,
             community,
+            inboxes,
             since,
             until,
         })
@@ -243,6 +278,11 @@ impl Scope {
 pub fn scope_items(store: &Store, scope: &Scope) -> Result<Vec<(u64, [u8; 32])>, SyncError> {
     let mut items = Vec::new();
     let reader = store.reader();
+    for hint in &scope.inboxes {
+        for (t, id) in reader.inbox_items(hint, scope.since, scope.until)? {
+            items.push((t, *id.digest()));
+        }
+    }
     match &scope.community {
         Some(c) => {
             for (t, id, author) in
@@ -662,6 +702,7 @@ pub(crate) async fn fetcher(
                             authors: vec![author],
                             kinds: vec![Kind::Delegation, Kind::Revocation],
                             community: None,
+                            inboxes: Vec::new(),
                             since: 0,
                             until: u64::MAX,
                         };
@@ -783,5 +824,26 @@ mod tests {
             Err(SyncError::UnsupportedVersion(2))
         ));
         assert!(Scope::decode(&[]).is_err());
+        // A mailbox scope: hints only, no authors.
+        let mailbox = Scope {
+            inboxes: vec![[3; 32], [4; 32]],
+            until: u64::MAX,
+            ..Scope::default()
+        };
+        let m = mailbox.encode();
+        assert_eq!(m.len(), 21 + 1 + 1 + 1 + 64);
+        assert_eq!(Scope::decode(&m).unwrap(), mailbox);
+        assert!(Scope::decode(&m[..m.len() - 1]).is_err());
+        let both = Scope {
+            authors: scope.authors.clone(),
+            ..mailbox.clone()
+        };
+        assert!(matches!(
+            Scope::decode(&both.encode()),
+            Err(SyncError::BadScope("a mailbox scope names no authors"))
+        ));
+        let mut zero = m[..m.len() - 64].to_vec();
+        *zero.last_mut().unwrap() = 0;
+        assert!(Scope::decode(&zero).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! | `kith/1/a/<shard>` | every event, on its author's shard | nodes whose identities follow someone in the shard |
 //! | `kith/1/i/<identity>` | events that concern an identity (mentions, follows, replies and reactions to its posts, orders, messages) | the node hosting that identity |
 //! | `kith/1/c/<community>` | events inside a community | nodes with a member of the community |
+//! | `kith/1/m/<inbox hint>` | sealed direct messages, and nothing else | the node hosting the recipient, and mailboxes kept for them |
 //!
 //! The shard of an author is the low six bits of the first byte of
 //! `sha256("kith/1/a" ‖ key)`: 64 shards, so a node following 500 people
@@ -46,6 +47,12 @@ pub fn inbox_topic(key: &PublicKey) -> String {
     format!("{PREFIX}/i/{key}")
 }
 
+/// The mailbox topic of an inbox hint (`specs/messages.md` § Delivery):
+/// where `direct_message` envelopes travel, and only they.
+pub fn mailbox_topic(hint: &[u8; 32]) -> String {
+    format!("{PREFIX}/m/{}", hex::encode(hint))
+}
+
 /// The topic of a community, named by its founding event.
 pub fn community_topic(community: &EventId) -> String {
     format!("{PREFIX}/c/{}", hex::encode(community.digest()))
@@ -79,7 +86,7 @@ pub fn is_kith_topic(topic: &str) -> bool {
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| {
-            matches!(rest.split_once('/'), Some(("a" | "i" | "c", name)) if !name.is_empty())
+            matches!(rest.split_once('/'), Some(("a" | "i" | "c" | "m", name)) if !name.is_empty())
         })
 }
 
@@ -87,6 +94,13 @@ pub fn is_kith_topic(topic: &str) -> bool {
 /// the identities it concerns (`also_notify` adds authors of the events it
 /// answers, which only the publishing node can look up), and its community.
 pub fn topics_for(event: &Event, also_notify: &[PublicKey]) -> Vec<String> {
+    // An envelope's author is a one-time key: its shard means nothing, and
+    // the only place it belongs is its recipient's mailbox.
+    if let kith_protocol::Payload::DirectMessage(dm) = event.payload() {
+        return <[u8; 32]>::try_from(dm.inbox.as_slice())
+            .map(|h| vec![mailbox_topic(&h)])
+            .unwrap_or_default();
+    }
     let mut topics = vec![author_topic(&event.author())];
     let mut inboxes: Vec<PublicKey> = Vec::new();
     let mut notify = |key: PublicKey| {

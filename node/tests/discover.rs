@@ -113,6 +113,7 @@ fn profile(k: &Keypair, at: u64, name: &str) -> Event {
                 langs: Vec::new(),
                 links: Vec::new(),
                 nostr: None,
+                dm_key: None,
             },
         ),
     )

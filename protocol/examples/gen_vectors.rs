@@ -991,6 +991,7 @@ fn valid_vectors(g: &mut Gen) -> World {
                     "https://refugio-lavapies.example.org/voluntarias".into(),
                 ],
                 nostr: None,
+                dm_key: None,
             },
         ),
     );

@@ -187,13 +187,14 @@ impl PublicKey {
     /// Whether `sig` is this identity's signature vouching for `nostr_key`
     /// (see [`Keypair::sign_nostr_link`]).
     pub fn verifies_nostr_link(&self, nostr_key: &[u8; 32], sig: &Signature) -> bool {
+        self.verifies_raw(&nostr_link_message(nostr_key), sig)
+    }
+
+    /// Whether `sig` is this key's signature over `message` (ZIP 215 rules,
+    /// as for events). Callers domain-separate their messages.
+    pub(crate) fn verifies_raw(&self, message: &[u8], sig: &Signature) -> bool {
         ed25519_consensus::VerificationKey::try_from(self.0)
-            .and_then(|vk| {
-                vk.verify(
-                    &ed25519_consensus::Signature::from(sig.0),
-                    &nostr_link_message(nostr_key),
-                )
-            })
+            .and_then(|vk| vk.verify(&ed25519_consensus::Signature::from(sig.0), message))
             .is_ok()
     }
 }

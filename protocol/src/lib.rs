@@ -24,6 +24,7 @@
 
 pub mod auth;
 mod check;
+pub mod dm;
 pub mod encoding;
 pub mod error;
 pub mod event;

@@ -1051,6 +1051,27 @@ impl Reader {
         Ok(out)
     }
 
+    /// `(created_at, id)` of every stored `direct_message` envelope whose
+    /// inbox hint is `inbox`, with `since <= created_at < until`, oldest
+    /// first, from the inbox index alone. A mailbox's contents, and the set
+    /// an inbox sync reconciles.
+    pub fn inbox_items(
+        &self,
+        inbox: &[u8; 32],
+        since: u64,
+        until: u64,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        let mut out = Vec::new();
+        // i ‖ inbox(32) ‖ t(8) ‖ id(32)
+        let start = Key::new(keys::INBOX).bytes(inbox).u64(since).build();
+        let end = Key::new(keys::INBOX).bytes(inbox).u64(until).build();
+        for row in self.tree.range(start..end) {
+            let (k, _) = row?;
+            out.push(keys::tail(&k).ok_or(StoreError::corrupt(keys::INBOX))?);
+        }
+        Ok(out)
+    }
+
     /// `(created_at, id, author)` of every stored event inside `community`
     /// (pointing at it with `community`), of `kinds` if not empty, with
     /// `since <= created_at < until`, from the reference index alone.

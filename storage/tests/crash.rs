@@ -507,6 +507,7 @@ impl Generator {
                             langs: vec!["es".into()],
                             links: Vec::new(),
                             nostr: None,
+                            dm_key: None,
                         },
                     ),
                 )

@@ -135,6 +135,7 @@ fn envelopes(dir: &Path) -> Result<usize, Box<dyn Error>> {
                 langs: vec!["es".into(), "en".into()],
                 links: vec!["https://example.org/ana".into()],
                 nostr: None,
+                dm_key: None,
             },
         ),
     )?;

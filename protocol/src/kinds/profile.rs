@@ -49,6 +49,11 @@ pub struct Profile {
         with = "crate::encoding::byte_buf::option"
     )]
     pub nostr: Option<Vec<u8>>,
+    /// The person's current DM key (X25519), to which others seal direct
+    /// messages (`specs/messages.md`). Bound to the identity by the
+    /// profile's signature; a new profile with a new key rotates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_key: Option<crate::dm::DmPublic>,
 }
 
 impl KindPayload for Profile {

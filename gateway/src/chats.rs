@@ -1,0 +1,557 @@
+//! End-to-end encrypted chats over HTTP (`specs/gateway.md` § 13,
+//! `specs/messages.md`): the caller's conversations with unread counts, a
+//! conversation's messages page by page, sending, reacting, editing,
+//! deleting, marking read, and groups.
+//!
+//! Letters are signed with the caller's root identity key, so these routes
+//! need it: the node's own identity, or an account whose root key the node
+//! holds (409 `root_key_not_held` otherwise). The first use publishes the
+//! caller's DM key in their profile.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kith_node::dm::{Conversation, MessageError};
+use kith_node::protocol::dm::{
+    Body, Edit, GroupChange, GroupId, Letter, LetterId, React, Receipt, Text, Unsend,
+};
+use kith_node::protocol::kinds::Profile;
+use kith_node::protocol::{Keypair, Payload, PublicKey};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{ApiQuery, blocking};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::json::ApiJson;
+use crate::server::AppState;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_chats))
+        .routes(routes!(chat_messages, send_message))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(react))
+        .routes(routes!(mark_read))
+        .routes(routes!(create_group))
+        .routes(routes!(change_group))
+        .routes(routes!(rotate_key))
+}
+
+impl From<MessageError> for ApiError {
+    fn from(e: MessageError) -> Self {
+        let status = match &e {
+            MessageError::UnknownConversation => StatusCode::NOT_FOUND,
+            MessageError::NoDmKey(_) => StatusCode::CONFLICT,
+            MessageError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            MessageError::Store(_) | MessageError::Io(_) => return ApiError::internal(e),
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// The caller's root key, which signs letters (and links Nostr keys).
+pub(crate) fn root_of(state: &AppState, caller: &Caller, what: &str) -> ApiResult<Keypair> {
+    caller.root_key(state).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "root_key_not_held",
+            format!("{what} needs the identity's root key, which this node does not hold"),
+        )
+    })
+}
+
+/// The caller's current profile, or a minimal one named by their key.
+pub(crate) async fn current_profile(state: &AppState, me: PublicKey) -> ApiResult<Profile> {
+    let st = state.clone();
+    let current = blocking(state.work.clone(), move || {
+        Ok(st.node.store().reader().profile(&me)?)
+    })
+    .await?;
+    Ok(match current.as_ref().map(|e| e.payload()) {
+        Some(Payload::Profile(p)) => p.clone(),
+        _ => Profile {
+            name: me.short(),
+            ..Profile::default()
+        },
+    })
+}
+
+/// Makes sure the caller has a DM key and that their newest profile names
+/// it; publishes the profile when it does not. Returns the root key.
+async fn ready(state: &AppState, caller: &Caller) -> ApiResult<Keypair> {
+    let root = root_of(state, caller, "sending and reading direct messages")?;
+    let me = caller.identity;
+    let st = state.clone();
+    let key = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().current_key(&me)?)
+    })
+    .await?;
+    let mut profile = current_profile(state, me).await?;
+    if profile.dm_key != Some(key) {
+        profile.dm_key = Some(key);
+        crate::api::publish_payload(state, caller, Payload::Profile(profile), vec![]).await?;
+    }
+    Ok(root)
+}
+
+fn conversation(id: &str) -> ApiResult<Conversation> {
+    Conversation::parse(id).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_conversation",
+            "a conversation is a kith1… key or group:<64 hex digits>",
+        )
+    })
+}
+
+fn letter_id(id: &str) -> ApiResult<LetterId> {
+    LetterId::from_hex(id)
+        .ok_or_else(|| ApiError::bad_request("bad_message_id", "a message id is 64 hex digits"))
+}
+
+/// Who a letter in `conv` goes to, and its group.
+async fn addressees(
+    state: &AppState,
+    me: PublicKey,
+    conv: Conversation,
+) -> ApiResult<(Vec<PublicKey>, Option<GroupId>)> {
+    match conv {
+        Conversation::Peer(k) if k == me => Err(ApiError::bad_request(
+            "bad_conversation",
+            "a conversation with yourself is not a conversation",
+        )),
+        Conversation::Peer(k) => Ok((vec![k], None)),
+        Conversation::Group(g) => {
+            let st = state.clone();
+            let group = blocking(state.work.clone(), move || {
+                Ok(st.node.messenger().group(&me, &g)?)
+            })
+            .await?
+            .ok_or_else(|| ApiError::from(MessageError::UnknownConversation))?;
+            if !group.members.contains(&me) {
+                return Err(MessageError::NotAllowed("not a member of this group").into());
+            }
+            Ok((
+                group.members.into_iter().filter(|m| *m != me).collect(),
+                Some(g),
+            ))
+        }
+    }
+}
+
+async fn send(
+    state: &AppState,
+    caller: &Caller,
+    conv: Conversation,
+    body: Body,
+) -> ApiResult<Response> {
+    let root = ready(state, caller).await?;
+    let me = caller.identity;
+    let (to, group) = addressees(state, me, conv).await?;
+    let letter = Letter {
+        from: me,
+        to,
+        group,
+        created_at: kith_node::now_ms(),
+        body,
+    };
+    let signed = state.node.send_letter(&root, letter).await?;
+    let out = serde_json::json!({
+        "id": signed.id(),
+        "conversation": conv.to_text(),
+        "created_at": signed.letter.created_at,
+    });
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+/// The caller's conversations, the most recent first, each with its newest
+/// message and how many messages from others are unread.
+#[utoipa::path(get, path = "/api/v1/me/chats", tag = "chats", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
+async fn list_chats(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    ready(&state, &caller).await?;
+    let me = caller.identity;
+    let st = state.clone();
+    let (list, unopened) = blocking(state.work.clone(), move || {
+        let m = st.node.messenger();
+        Ok((m.conversations(&me)?, m.unopened(&me)))
+    })
+    .await?;
+    let unread: u64 = list.iter().map(|c| c.unread).sum();
+    Ok(axum::Json(serde_json::json!({
+        "conversations": list,
+        "unread": unread,
+        "unopened": unopened,
+    }))
+    .into_response())
+}
+
+/// Paging through a conversation.
+#[derive(Debug, Deserialize, IntoParams)]
+struct PageQuery {
+    /// The `before` of the previous page.
+    before: Option<String>,
+    /// Messages per page (1 to 200, default 50).
+    limit: Option<usize>,
+}
+
+/// A conversation's messages, oldest first: the newest page, or the one
+/// before `before`.
+#[utoipa::path(get, path = "/api/v1/me/chats/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "kith1… or group:<hex>"), PageQuery),
+    responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
+async fn chat_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Response> {
+    ready(&state, &caller).await?;
+    let conv = conversation(&id)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let me = caller.identity;
+    let st = state.clone();
+    let page = blocking(state.work.clone(), move || {
+        Ok(st
+            .node
+            .messenger()
+            .messages(&me, &conv, q.before.as_deref(), limit)?)
+    })
+    .await?;
+    Ok(axum::Json(page).into_response())
+}
+
+/// A new message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewMessage {
+    /// The text (at most 8000 bytes).
+    text: String,
+    /// The message it answers (id).
+    reply_to: Option<String>,
+}
+
+/// Sends a message: sealed for every recipient and for the caller's own
+/// mailbox, and published on their mailbox topics.
+#[utoipa::path(post, path = "/api/v1/me/chats/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "kith1… or group:<hex>")),
+    request_body = NewMessage,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewMessage>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let reply_to = body.reply_to.as_deref().map(letter_id).transpose()?;
+    let text = Body::Text(Text {
+        text: body.text,
+        reply_to,
+        attachments: Vec::new(),
+    });
+    send(&state, &caller, conv, text).await
+}
+
+/// New text for one of the caller's messages.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    /// The new text.
+    text: String,
+}
+
+/// Edits one of the caller's own messages.
+#[utoipa::path(put, path = "/api/v1/me/chats/{id}/messages/{message}", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path), ("message" = String, Path)),
+    request_body = EditBody,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn edit_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, message)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EditBody>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let of = letter_id(&message)?;
+    send(
+        &state,
+        &caller,
+        conv,
+        Body::Edit(Edit {
+            of,
+            text: body.text,
+        }),
+    )
+    .await
+}
+
+/// Deletes one of the caller's own messages for everyone in the conversation.
+#[utoipa::path(delete, path = "/api/v1/me/chats/{id}/messages/{message}", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path), ("message" = String, Path)),
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn delete_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, message)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let of = letter_id(&message)?;
+    send(&state, &caller, conv, Body::Unsend(Unsend { of })).await
+}
+
+/// A reaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReactBody {
+    /// The message reacted to.
+    to: String,
+    /// The reaction (an emoji); empty takes the caller's reaction back.
+    reaction: String,
+}
+
+/// Reacts to a message of the conversation.
+#[utoipa::path(post, path = "/api/v1/me/chats/{id}/react", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = ReactBody,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn react(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReactBody>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let to = letter_id(&body.to)?;
+    send(
+        &state,
+        &caller,
+        conv,
+        Body::React(React {
+            to,
+            reaction: body.reaction,
+        }),
+    )
+    .await
+}
+
+/// Marking read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReadBody {
+    /// Also send a read receipt to the others (off by default).
+    #[serde(default)]
+    receipt: bool,
+}
+
+/// Marks everything in the conversation read; with `receipt`, also tells
+/// the others (a sealed read receipt).
+#[utoipa::path(post, path = "/api/v1/me/chats/{id}/read", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = ReadBody,
+    responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
+async fn mark_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReadBody>,
+) -> ApiResult<Response> {
+    ready(&state, &caller).await?;
+    let conv = conversation(&id)?;
+    let me = caller.identity;
+    let st = state.clone();
+    let unread_ids = blocking(state.work.clone(), move || {
+        let m = st.node.messenger();
+        let page = m.messages(&me, &conv, None, 100)?;
+        let upto = page.messages.last().map_or(0, |x| x.created_at);
+        m.mark_read(&me, &conv, upto)?;
+        Ok(page
+            .messages
+            .iter()
+            .filter(|x| !x.mine && !x.deleted && !x.read_by.contains(&me))
+            .map(|x| x.id)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    if body.receipt && !unread_ids.is_empty() {
+        send(
+            &state,
+            &caller,
+            conv,
+            Body::Receipt(Receipt {
+                of: unread_ids,
+                read: true,
+            }),
+        )
+        .await?;
+    }
+    Ok(axum::Json(serde_json::json!({ "read": true })).into_response())
+}
+
+/// A new group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    /// Its name.
+    name: String,
+    /// The other members (`kith1…`), at most 49.
+    members: Vec<String>,
+}
+
+fn keys(list: &[String]) -> ApiResult<Vec<PublicKey>> {
+    list.iter()
+        .map(|k| {
+            k.parse()
+                .map_err(|_| ApiError::bad_request("bad_key", format!("not a kith1… key: {k}")))
+        })
+        .collect()
+}
+
+/// Creates a group with the caller as its admin.
+#[utoipa::path(post, path = "/api/v1/me/groups", tag = "chats", security(("bearer" = [])),
+    request_body = NewGroup,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewGroup>,
+) -> ApiResult<Response> {
+    let root = ready(&state, &caller).await?;
+    let me = caller.identity;
+    let others = keys(&body.members)?;
+    let mut id = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+    let mut members = vec![me];
+    members.extend(others.iter().copied().filter(|k| *k != me));
+    let letter = Letter {
+        from: me,
+        to: members.iter().copied().filter(|k| *k != me).collect(),
+        group: Some(GroupId(id)),
+        created_at: kith_node::now_ms(),
+        body: Body::Group(GroupChange {
+            name: body.name,
+            members,
+            admins: vec![me],
+        }),
+    };
+    state.node.send_letter(&root, letter).await?;
+    let conv = Conversation::Group(GroupId(id));
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "conversation": conv.to_text() })),
+    )
+        .into_response())
+}
+
+/// A change of members.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct GroupEdit {
+    /// Members to add (`kith1…`).
+    #[serde(default)]
+    add: Vec<String>,
+    /// Members to remove (`kith1…`).
+    #[serde(default)]
+    remove: Vec<String>,
+    /// A new name.
+    name: Option<String>,
+}
+
+/// Adds or removes members (admins only). The change is sealed to the
+/// members before and after it; later messages go only to the new members,
+/// so a removed member reads nothing that follows.
+#[utoipa::path(post, path = "/api/v1/me/groups/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "group:<hex> or the hex id")),
+    request_body = GroupEdit,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn change_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GroupEdit>,
+) -> ApiResult<Response> {
+    let root = ready(&state, &caller).await?;
+    let me = caller.identity;
+    let gid = match conversation(&id).or_else(|_| conversation(&format!("group:{id}")))? {
+        Conversation::Group(g) => g,
+        Conversation::Peer(_) => {
+            return Err(ApiError::bad_request("bad_conversation", "not a group"));
+        }
+    };
+    let (add, remove) = (keys(&body.add)?, keys(&body.remove)?);
+    let st = state.clone();
+    let current = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().group(&me, &gid)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::from(MessageError::UnknownConversation))?;
+    let mut members: Vec<PublicKey> = current
+        .members
+        .iter()
+        .copied()
+        .filter(|m| !remove.contains(m))
+        .collect();
+    for a in add {
+        if !members.contains(&a) {
+            members.push(a);
+        }
+    }
+    let admins: Vec<PublicKey> = current
+        .admins
+        .iter()
+        .copied()
+        .filter(|a| members.contains(a))
+        .collect();
+    // Everyone before and after hears of the change.
+    let mut to: Vec<PublicKey> = current.members.clone();
+    for m in &members {
+        if !to.contains(m) {
+            to.push(*m);
+        }
+    }
+    to.retain(|k| *k != me);
+    let letter = Letter {
+        from: me,
+        to,
+        group: Some(gid),
+        created_at: kith_node::now_ms(),
+        body: Body::Group(GroupChange {
+            name: body.name.unwrap_or(current.name),
+            members,
+            admins,
+        }),
+    };
+    state.node.send_letter(&root, letter).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "conversation": Conversation::Group(gid).to_text() })),
+    )
+        .into_response())
+}
+
+/// Makes a new DM key and publishes it in the caller's profile; the older
+/// keys are kept, so older messages stay readable.
+#[utoipa::path(post, path = "/api/v1/me/dm-key", tag = "chats", security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn rotate_key(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    root_of(&state, &caller, "rotating the DM key")?;
+    let me = caller.identity;
+    let st = state.clone();
+    let key = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().rotate_key(&me)?)
+    })
+    .await?;
+    ready(&state, &caller).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "dm_key": key })),
+    )
+        .into_response())
+}
