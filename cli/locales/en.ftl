@@ -255,3 +255,12 @@ nostr-disconnected = not connected
 nostr-note-header = { $author } · { $time } · Nostr { $relays }
 nostr-note-id = note { $id }
 nostr-reaction = reacted { $reaction } to { $target }
+
+# Direct messages (kith dm, kith chats, kith chat, kith group)
+dm-sent = sent, end-to-end encrypted: { $id }
+chat-line = { $name } · { $unread } unread · { $last }
+chats-none = no conversations yet (kith dm kith1… "hola" starts one)
+chat-you = you
+chat-deleted = (deleted)
+chat-edited = (edited)
+group-done = group { $id }

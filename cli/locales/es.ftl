@@ -248,3 +248,12 @@ nostr-disconnected = sin conexión
 nostr-note-header = { $author } · { $time } · Nostr { $relays }
 nostr-note-id = nota { $id }
 nostr-reaction = reaccionó { $reaction } a { $target }
+
+# Mensajes directos (kith dm, kith chats, kith chat, kith group)
+dm-sent = enviado, cifrado de extremo a extremo: { $id }
+chat-line = { $name } · { $unread } sin leer · { $last }
+chats-none = todavía no hay conversaciones (kith dm kith1… "hola" empieza una)
+chat-you = tú
+chat-deleted = (eliminado)
+chat-edited = (editado)
+group-done = grupo { $id }

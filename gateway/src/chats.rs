@@ -426,23 +426,26 @@ async fn create_group(
     let root = ready(&state, &caller).await?;
     let me = caller.identity;
     let others = keys(&body.members)?;
-    let mut id = [0u8; 32];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+    let mut salt = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    let salt = GroupId(salt);
+    let id = GroupId::derive(&me, &salt);
     let mut members = vec![me];
     members.extend(others.iter().copied().filter(|k| *k != me));
     let letter = Letter {
         from: me,
         to: members.iter().copied().filter(|k| *k != me).collect(),
-        group: Some(GroupId(id)),
+        group: Some(id),
         created_at: kith_node::now_ms(),
         body: Body::Group(GroupChange {
+            salt: Some(salt),
             name: body.name,
             members,
             admins: vec![me],
         }),
     };
     state.node.send_letter(&root, letter).await?;
-    let conv = Conversation::Group(GroupId(id));
+    let conv = Conversation::Group(id);
     Ok((
         StatusCode::CREATED,
         axum::Json(serde_json::json!({ "conversation": conv.to_text() })),
@@ -523,6 +526,7 @@ async fn change_group(
         group: Some(gid),
         created_at: kith_node::now_ms(),
         body: Body::Group(GroupChange {
+            salt: None,
             name: body.name.unwrap_or(current.name),
             members,
             admins,

@@ -373,9 +373,9 @@ impl Messenger {
         match (&letter.body, current) {
             // Creating a group: the creator is a member and an admin.
             (Body::Group(g), None) => {
-                if !g.members.contains(me) || !g.admins.contains(me) {
+                if g.salt.is_none() || !g.members.contains(me) || !g.admins.contains(me) {
                     return Err(MessageError::NotAllowed(
-                        "the creator of a group is one of its members and admins",
+                        "a group is created by a change with its salt, from a member and admin",
                     ));
                 }
             }
@@ -574,11 +574,12 @@ fn build(inbox: &Inbox, me: &PublicKey, conv: &Conversation) -> Thread {
             continue;
         }
         if let Conversation::Group(gid) = conv {
-            // Group rules: the first change creates it (its sender is an
-            // admin of it); later changes only from an admin; other letters
-            // only from a member at the time.
+            // Group rules: the group is created by a change carrying the
+            // salt its id derives from (so only by its creator, which the
+            // letter rules check), whose sender is an admin; later changes
+            // only from an admin; other letters only from a member at the time.
             match (&letter.body, &group) {
-                (Body::Group(g), None) if g.admins.contains(&letter.from) => {
+                (Body::Group(g), None) if g.salt.is_some() && g.admins.contains(&letter.from) => {
                     group = Some(g.clone())
                 }
                 (Body::Group(g), Some(cur)) if cur.admins.contains(&letter.from) => {
@@ -727,9 +728,11 @@ mod tests {
         assert_eq!(t.messages[0].text, "hola");
         assert!(!t.messages[0].edited);
 
-        let g = GroupId([1; 32]);
+        let salt = GroupId([1; 32]);
+        let g = GroupId::derive(&ana, &salt);
         let change = |members: Vec<PublicKey>| {
             Body::Group(GroupChange {
+                salt: (members.len() == 3).then_some(salt),
                 name: "amigos".into(),
                 members,
                 admins: vec![ana],

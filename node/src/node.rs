@@ -477,7 +477,16 @@ impl Node {
         sender: &Keypair,
         letter: kith_protocol::dm::Letter,
     ) -> Result<kith_protocol::dm::SignedLetter, crate::dm::MessageError> {
-        let (signed, envelopes) = self.messenger.seal(sender, letter, crate::now_ms())?;
+        let (signed, envelopes) = match self.messenger.seal(sender, letter.clone(), crate::now_ms())
+        {
+            // A recipient whose profile is not here yet: ask the peers for
+            // it (a scoped sync of their profile), then try once more.
+            Err(crate::dm::MessageError::NoDmKey(who)) => {
+                self.fetch_profile(who).await;
+                self.messenger.seal(sender, letter, crate::now_ms())?
+            }
+            other => other?,
+        };
         for env in envelopes {
             match self
                 .ingest
@@ -494,6 +503,25 @@ impl Node {
             }
         }
         Ok(signed)
+    }
+
+    /// Asks connected peers for `who`'s profiles (a scoped sync), until
+    /// one of them has a DM key.
+    async fn fetch_profile(&self, who: PublicKey) {
+        for peer in self.connected_peers().await.into_iter().take(8) {
+            let scope = Scope {
+                authors: vec![who],
+                kinds: vec![Kind::Profile],
+                until: u64::MAX,
+                ..Scope::default()
+            };
+            if let Err(e) = self.sync_scope(peer, scope).await {
+                tracing::debug!(%peer, error = %e, "profile fetch failed");
+            }
+            if matches!(self.messenger.published_key(&who), Ok(Some(_))) {
+                break;
+            }
+        }
     }
 
     /// Hosts another identity on this node (a gateway account): its events,

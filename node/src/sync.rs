@@ -260,7 +260,7 @@ impl Scope {
         if authors.is_empty() && community.is_none() && inboxes.is_empty() {
             return Err(SyncError::BadScope("neither authors nor a community"));
         }
-        if !inboxes.is_empty() && !authors.is_empty() {
+        if !inboxes.is_empty() && (!authors.is_empty() || k > 0) {
             return Err(SyncError::BadScope("a mailbox scope names no authors"));
         }
         Ok(Scope {
@@ -831,7 +831,7 @@ mod tests {
             ..Scope::default()
         };
         let m = mailbox.encode();
-        assert_eq!(m.len(), 21 + 1 + 1 + 1 + 64);
+        assert_eq!(m.len(), 21 + 1 + 64);
         assert_eq!(Scope::decode(&m).unwrap(), mailbox);
         assert!(Scope::decode(&m[..m.len() - 1]).is_err());
         let both = Scope {

@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use base64::Engine as _;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,8 @@ type Aead = hpke::aead::ChaCha20Poly1305;
 pub const HPKE_INFO: &[u8] = b"kith/dm/v1";
 /// What a letter's signature covers comes after this prefix.
 pub const LETTER_CONTEXT: &[u8] = b"kith/letter/v1:";
+/// Prefix of a group id's hash.
+pub const GROUP_CONTEXT: &[u8] = b"kith/group/v1:";
 /// Prefix of the inbox hint's hash.
 pub const INBOX_CONTEXT: &[u8] = b"kith/inbox/v1";
 /// First byte of every sealed message.
@@ -148,6 +151,9 @@ pub fn inbox_hint(identity: &PublicKey) -> [u8; INBOX_HINT_BYTES] {
 
 macro_rules! bytes32 {
     ($(#[$doc:meta])* $name:ident) => {
+        bytes32!($(#[$doc])* $name, |v: &$name| v.to_hex(), |s: &str| $name::from_hex(s), "64 hex digits");
+    };
+    ($(#[$doc:meta])* $name:ident, $to_text:expr, $from_text:expr, $expected:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub [u8; 32]);
@@ -184,11 +190,11 @@ macro_rules! bytes32 {
             }
         }
 
-        /// 32 bytes on the wire; hex in human-readable formats.
+        /// 32 bytes on the wire; text in human-readable formats.
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
-                    s.serialize_str(&self.to_hex())
+                    s.serialize_str(&($to_text)(self))
                 } else {
                     s.serialize_bytes(&self.0)
                 }
@@ -199,8 +205,8 @@ macro_rules! bytes32 {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 if d.is_human_readable() {
                     let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                    return $name::from_hex(&text)
-                        .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"));
+                    return ($from_text)(&text)
+                        .ok_or_else(|| serde::de::Error::custom(concat!("expected ", $expected)));
                 }
                 d.deserialize_bytes(FixedBytes::<32>).map($name)
             }
@@ -216,9 +222,28 @@ bytes32! {
     /// A group's id: 32 random bytes chosen by its creator.
     GroupId
 }
+impl GroupId {
+    /// The id of the group `creator` creates with `salt`.
+    pub fn derive(creator: &PublicKey, salt: &GroupId) -> GroupId {
+        let mut h = Sha256::new();
+        h.update(GROUP_CONTEXT);
+        h.update(creator.as_bytes());
+        h.update(salt.0);
+        GroupId(h.finalize().into())
+    }
+}
+
 bytes32! {
-    /// A DM public key: an X25519 public key, published in the profile's `dm_key`.
-    DmPublic
+    /// A DM public key: an X25519 public key, published in the profile's
+    /// `dm_key`. Standard base64 in JSON, like every byte string of a payload.
+    DmPublic,
+    |v: &DmPublic| base64::engine::general_purpose::STANDARD.encode(v.0),
+    |s: &str| base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(DmPublic),
+    "32 bytes in base64"
 }
 
 /// A DM secret key (X25519), zeroized on drop.
@@ -292,7 +317,8 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Text {
-    /// The text.
+    /// The text (absent when empty: attachments only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
     /// The letter this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -308,7 +334,8 @@ pub struct Text {
 pub struct React {
     /// The letter reacted to.
     pub to: LetterId,
-    /// The reaction.
+    /// The reaction (absent when empty: the reaction is taken back).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reaction: String,
 }
 
@@ -336,7 +363,8 @@ pub struct Unsend {
 pub struct Receipt {
     /// The letters acknowledged.
     pub of: Vec<LetterId>,
-    /// Read (true) or only delivered (false).
+    /// Read (true) or only delivered (false, absent on the wire).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read: bool,
 }
 
@@ -345,6 +373,11 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChange {
+    /// Only in the change that creates the group: 32 random bytes with
+    /// `group id = sha256("kith/group/v1:" ‖ creator ‖ salt)`, so that only
+    /// its creator can create a group with that id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<GroupId>,
     /// The group's name.
     pub name: String,
     /// Every member after the change, the admins included.
@@ -401,14 +434,19 @@ impl Letter {
     /// Checks the letter's rules (`specs/messages.md` § Letter rules).
     pub fn validate(&self) -> Result<(), DmError> {
         check::timestamp("created_at", self.created_at)?;
+        if !self.from.is_usable() {
+            return Err(DmError::field("from", "not a usable identity key"));
+        }
         if self.to.is_empty() {
             return Err(DmError::field("to", "name at least one recipient"));
         }
-        if self.to.len() > MAX_MEMBERS - 1 {
-            return Err(DmError::field(
-                "to",
-                format!("at most {} recipients", MAX_MEMBERS - 1),
-            ));
+        // A group change also reaches the members it removes.
+        let most = match self.body {
+            Body::Group(_) => 2 * (MAX_MEMBERS - 1),
+            _ => MAX_MEMBERS - 1,
+        };
+        if self.to.len() > most {
+            return Err(DmError::field("to", format!("at most {most} recipients")));
         }
         unique_keys("to", &self.to)?;
         if self.to.contains(&self.from) {
@@ -466,8 +504,16 @@ impl Letter {
                 }
             }
             Body::Group(g) => {
-                if self.group.is_none() {
+                let Some(group) = self.group else {
                     return Err(DmError::field("group", "a group change names its group"));
+                };
+                if let Some(salt) = &g.salt
+                    && GroupId::derive(&self.from, salt) != group
+                {
+                    return Err(DmError::field(
+                        "salt",
+                        "the group id is not derived from its creator and this salt",
+                    ));
                 }
                 check::required_text("name", &g.name, MAX_NAME_BYTES)?;
                 if g.members.len() < 2 || g.members.len() > MAX_MEMBERS {
@@ -877,6 +923,7 @@ mod tests {
         assert!(l.validate().is_err());
         let mut l = ok.clone();
         l.body = Body::Group(GroupChange {
+            salt: None,
             name: "g".into(),
             members: vec![ana.public(), bob.public()],
             admins: vec![ana.public()],
@@ -884,6 +931,17 @@ mod tests {
         assert!(l.validate().is_err(), "group change outside a group");
         l.group = Some(GroupId([7; 32]));
         assert!(l.validate().is_ok());
+        // A creation's salt must derive the group id from its sender.
+        let salt = GroupId([3; 32]);
+        if let Body::Group(g) = &mut l.body {
+            g.salt = Some(salt);
+        }
+        assert_eq!(l.validate().unwrap_err().code(), "dm_invalid");
+        l.group = Some(GroupId::derive(&ana.public(), &salt));
+        assert!(l.validate().is_ok());
+        l.from = bob.public();
+        l.to = vec![ana.public()];
+        assert!(l.validate().is_err(), "someone else cannot create it");
         assert!(ok.clone().sign(&bob).is_err(), "signed by someone else");
         // Every bucket can be reached and the largest letter still seals.
         let big = Letter {
@@ -896,7 +954,7 @@ mod tests {
         let kb = DmSecret::generate(&mut OsRng);
         let s = big.sign(&ana).unwrap();
         let ct = s.seal(&bob.public(), &kb.public(), &mut OsRng).unwrap();
-        assert_eq!(ct.len(), BUCKETS[2] + SEAL_OVERHEAD);
+        assert_eq!(ct.len(), BUCKETS[3] + SEAL_OVERHEAD);
         assert_eq!(open(&ct, &bob.public(), &[kb]).unwrap(), s);
     }
 

@@ -6,6 +6,7 @@
 //! document, nothing else on stdout), and otherwise a few lines for people
 //! from the message catalogs. Progress goes to stderr, and only to a terminal.
 
+mod chats;
 mod discover;
 mod keys;
 mod media;
@@ -121,6 +122,30 @@ pub(crate) enum Remote {
     /// read and answer Nostr notes.
     #[command(subcommand)]
     Nostr(nostr::NostrCommand),
+    /// Send an end-to-end encrypted message to a person (`kith1…`) or a
+    /// group (`group:…`).
+    Dm {
+        /// The person or group.
+        #[arg(value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+        to: String,
+        /// The message.
+        #[arg(value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
+        text: String,
+    },
+    /// Your conversations, with unread counts.
+    Chats,
+    /// A conversation's newest messages (marks it read).
+    Chat {
+        /// The person (`kith1…`) or group (`group:…`).
+        #[arg(value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Create a group, add or remove members.
+    #[command(subcommand)]
+    Group(chats::GroupCommand),
 }
 
 /// An identity to act on.
@@ -231,6 +256,10 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Suggest(args) => discover::suggest(ctx, args).await,
         Remote::Stats(args) => discover::stats(ctx, args).await,
         Remote::Nostr(command) => nostr::run(ctx, command).await,
+        Remote::Dm { to, text } => chats::dm(ctx, to, text).await,
+        Remote::Chats => chats::chats(ctx).await,
+        Remote::Chat { id, limit } => chats::chat(ctx, id, *limit).await,
+        Remote::Group(command) => chats::group(ctx, command).await,
     }
 }
 

@@ -46,11 +46,34 @@ pub struct Node {
     pub identity: String,
     /// Its Nostr relay's URL (`ws://…`).
     pub relay: String,
+    /// A libp2p address other nodes can dial (`…/p2p/<peer id>`).
+    pub addr: String,
+    extra: Vec<String>,
 }
 
 impl Node {
     pub fn start() -> Node {
-        let dir = tempfile::tempdir().unwrap();
+        Node::start_with(&[])
+    }
+
+    /// A node started with extra `kith up` arguments (`--bootstrap …`,
+    /// `--config …`).
+    pub fn start_with(extra: &[&str]) -> Node {
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        Node::launch(tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// Stops the node and starts it again on the same data directory, with
+    /// `more` arguments besides the ones it had.
+    pub fn restart_with(mut self, more: &[&str]) -> Node {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let mut extra = std::mem::take(&mut self.extra);
+        extra.extend(more.iter().map(|s| s.to_string()));
+        Node::launch(dir, extra)
+    }
+
+    fn launch(dir: tempfile::TempDir, extra: Vec<String>) -> Node {
         let mut child = kith_cmd(dir.path(), "C")
             .args([
                 "up",
@@ -63,6 +86,7 @@ impl Node {
                 "127.0.0.1:0",
                 "--json",
             ])
+            .args(&extra)
             .env("KITH_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -84,6 +108,8 @@ impl Node {
             url: String::new(),
             identity: String::new(),
             relay: String::new(),
+            addr: String::new(),
+            extra,
         };
         let first = node.lines.recv_timeout(PATIENCE).expect("the node starts");
         let started: Value = serde_json::from_str(&first).unwrap();
@@ -91,6 +117,11 @@ impl Node {
         node.url = started["gateway"].as_str().unwrap().to_string();
         node.identity = started["identity"].as_str().unwrap().to_string();
         node.relay = started["relay"].as_str().unwrap_or_default().to_string();
+        node.addr = format!(
+            "{}/p2p/{}",
+            started["listen"][0].as_str().unwrap_or_default(),
+            started["peer_id"].as_str().unwrap_or_default()
+        );
         node
     }
 

@@ -1,0 +1,142 @@
+//! End-to-end encrypted direct messages between real `kith up` nodes on
+//! loopback (`specs/messages.md`): Ana on node A, Bob on node B, and node R
+//! in between, which keeps Bob's mailbox while his node is away.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Node, eventually};
+use serde_json::Value;
+
+/// Every file under `dir`, read whole.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The files under `dir` that contain `needle`.
+fn holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|(_, b)| b.windows(needle.len()).any(|w| w == needle))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn messages(node: &Node, with: &str) -> Vec<Value> {
+    let page = node.json(&["chat", with]);
+    page["messages"].as_array().cloned().unwrap_or_default()
+}
+
+fn texts(node: &Node, with: &str) -> Vec<String> {
+    messages(node, with)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn unread(node: &Node, with: &str) -> u64 {
+    let list = node.json(&["chats"]);
+    list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == with)
+        .map_or(0, |c| c["unread"].as_u64().unwrap())
+}
+
+/// Ana and Bob write to each other in both directions through their own
+/// nodes; R keeps Bob's mailbox. R holds the envelopes but neither the
+/// words nor Ana's identity; no data directory holds the words. Then Bob's
+/// node goes away, Ana writes five messages, and when Bob's node comes
+/// back it gets all five, in order, once.
+#[test]
+fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
+    let bob = Node::start();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!("[messages]\nmailboxes = [\"{}\"]\n", bob.identity),
+    )
+    .unwrap();
+    let relay = Node::start_with(&[
+        "--config",
+        config.path().to_str().unwrap(),
+        "--bootstrap",
+        &bob.addr,
+    ]);
+    let ana = Node::start_with(&["--bootstrap", &relay.addr]);
+    let (ana_id, bob_id) = (ana.identity.clone(), bob.identity.clone());
+
+    // Both publish their DM keys (the first use of the chats does it).
+    assert_eq!(bob.json(&["chats"])["conversations"], Value::Array(vec![]));
+    ana.json(&["chats"]);
+    // Ana follows Bob (and so has his profile and key); Bob follows Ana.
+    ana.ok(&["follow", &bob_id]);
+    bob.ok(&["follow", &ana_id]);
+
+    let secret = "Nos vemos en la plaza a las 7, trae el mapa azul";
+    let sent = ana.ok(&["dm", &bob_id, secret]);
+    assert!(sent.contains("encrypted"), "{sent}");
+    eventually("Bob gets Ana's message", || {
+        texts(&bob, &ana_id) == vec![secret.to_owned()]
+    });
+    assert_eq!(unread(&bob, &ana_id), 0, "reading the chat marks it read");
+    let reply = "Perfecto, allí estaré con el mapa";
+    bob.ok(&["dm", &ana_id, reply]);
+    eventually("Ana gets Bob's reply after her message", || {
+        texts(&ana, &bob_id) == vec![secret.to_owned(), reply.to_owned()]
+    });
+    let m = messages(&ana, &bob_id);
+    assert_eq!(m[0]["mine"], true);
+    assert_eq!(m[1]["mine"], false);
+    assert_eq!(m[1]["from"], bob_id.as_str());
+    // Spanish output.
+    let es = ana.ok_in("es_ES.UTF-8", &["chats"]);
+    assert!(es.contains("sin leer"), "{es}");
+
+    // No data directory holds the words; R does not hold Ana's identity.
+    for node in [&ana, &bob, &relay] {
+        for words in [secret, reply] {
+            let found = holding(node.dir(), words.as_bytes());
+            assert!(found.is_empty(), "plaintext on disk: {found:?}");
+        }
+    }
+    let ana_key: kith_node::protocol::PublicKey = ana_id.parse().unwrap();
+    for needle in [ana_key.as_bytes().as_slice(), ana_id.as_bytes()] {
+        let found = holding(relay.dir(), needle);
+        assert!(found.is_empty(), "Ana's identity at R: {found:?}");
+    }
+
+    // Bob's node goes away; Ana writes five messages.
+    let mut bob = bob;
+    bob.stop();
+    let later: Vec<String> = (1..=5).map(|i| format!("mensaje {i} de 5")).collect();
+    for text in &later {
+        ana.ok(&["dm", &bob_id, text]);
+    }
+    let bob = bob.restart_with(&["--bootstrap", &relay.addr]);
+    let mut want = vec![secret.to_owned(), reply.to_owned()];
+    want.extend(later.iter().cloned());
+    eventually("Bob's node syncs its mailbox on coming back", || {
+        texts(&bob, &ana_id) == want
+    });
+    for words in &later {
+        assert!(holding(relay.dir(), words.as_bytes()).is_empty());
+    }
+}
