@@ -38,6 +38,26 @@ fn holding(dir: &Path, needle: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A counter of the node's ingest pipeline, from its `/metrics`.
+fn ingested(node: &Node, outcome: &str) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let text = runtime.block_on(async {
+        reqwest::get(format!("{}/metrics", node.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let prefix = format!("kith_ingest_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 fn messages(node: &Node, with: &str) -> Vec<Value> {
     let page = node.json(&["chat", with]);
     page["messages"].as_array().cloned().unwrap_or_default()
@@ -91,7 +111,16 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
     bob.ok(&["follow", &ana_id]);
 
     let secret = "Nos vemos en la plaza a las 7, trae el mapa azul";
-    let sent = ana.ok(&["dm", &bob_id, secret]);
+    // Until Ana's node has Bob's profile, sending is refused with
+    // `no_dm_key` and nothing is sent.
+    let mut sent = String::new();
+    eventually("Ana's node knows Bob's DM key and sends", || {
+        let out = ana.kith(&["dm", &bob_id, secret]);
+        sent = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() || err.contains("no_dm_key"), "{err}");
+        out.status.success()
+    });
     assert!(sent.contains("encrypted"), "{sent}");
     eventually("Bob gets Ana's message", || {
         texts(&bob, &ana_id) == vec![secret.to_owned()]
@@ -139,4 +168,7 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
     for words in &later {
         assert!(holding(relay.dir(), words.as_bytes()).is_empty());
     }
+    // R stored what it carried for Bob (Ana's six letters and Bob's own
+    // copy of his reply), as envelopes only.
+    assert!(ingested(&relay, "stored") >= 7, "{}", ingested(&relay, "stored"));
 }

@@ -508,7 +508,15 @@ impl Node {
     /// Asks connected peers for `who`'s profiles (a scoped sync), until
     /// one of them has a DM key.
     async fn fetch_profile(&self, who: PublicKey) {
-        for peer in self.connected_peers().await.into_iter().take(8) {
+        let mut peers = self.connected_peers().await;
+        peers.truncate(8);
+        // The nodes that announce hosting them, which may not be connected.
+        for host in self.find_hosts(&who).await.into_iter().take(4) {
+            if !peers.contains(&host) {
+                peers.insert(0, host);
+            }
+        }
+        for peer in peers {
             let scope = Scope {
                 authors: vec![who],
                 kinds: vec![Kind::Profile],
