@@ -170,5 +170,9 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
     }
     // R stored what it carried for Bob (Ana's six letters and Bob's own
     // copy of his reply), as envelopes only.
-    assert!(ingested(&relay, "stored") >= 7, "{}", ingested(&relay, "stored"));
+    assert!(
+        ingested(&relay, "stored") >= 7,
+        "{}",
+        ingested(&relay, "stored")
+    );
 }

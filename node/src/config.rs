@@ -40,8 +40,8 @@
 //!
 //! [messages]
 //! mailboxes = []          # identities hosted elsewhere whose sealed messages this node keeps
-//! keep_days = 30          # how long envelopes are kept
-//! quota_mb = 50           # per identity; the oldest envelopes go first
+//! keep_days = 30          # how long envelopes kept for others are kept
+//! quota_mb = 50           # per identity; over it, the oldest envelopes go first
 //!
 //! [log]
 //! format = "human"        # or "json"
@@ -321,7 +321,8 @@ pub struct MessagesSection {
     /// keeps: it holds their sealed envelopes (ciphertext only) until their
     /// own node comes online and syncs them.
     pub mailboxes: Vec<String>,
-    /// Days an envelope is kept.
+    /// Days an envelope kept for someone this node does not host (an
+    /// operator-kept mailbox, or a copy of one sent to others) is kept.
     pub keep_days: u64,
     /// Most envelope bytes kept per identity; the oldest go first.
     pub quota_mb: u64,

@@ -549,6 +549,15 @@ impl Messenger {
         Ok(MessagePage { messages, before })
     }
 
+    /// Opens one sealed message as `me` would (diagnostics and tests).
+    pub fn try_open(
+        &self,
+        me: &PublicKey,
+        ciphertext: &[u8],
+    ) -> Result<SignedLetter, MessageError> {
+        Ok(dm::open(ciphertext, me, &self.secrets(me)?)?)
+    }
+
     /// Letters that did not open, by error code.
     pub fn unopened(&self, me: &PublicKey) -> BTreeMap<&'static str, u64> {
         self.inboxes

@@ -477,15 +477,17 @@ impl Node {
         sender: &Keypair,
         letter: kith_protocol::dm::Letter,
     ) -> Result<kith_protocol::dm::SignedLetter, crate::dm::MessageError> {
-        let (signed, envelopes) = match self.messenger.seal(sender, letter.clone(), crate::now_ms())
-        {
-            // A recipient whose profile is not here yet: ask the peers for
-            // it (a scoped sync of their profile), then try once more.
-            Err(crate::dm::MessageError::NoDmKey(who)) => {
-                self.fetch_profile(who).await;
-                self.messenger.seal(sender, letter, crate::now_ms())?
+        let mut asked = Vec::new();
+        let (signed, envelopes) = loop {
+            match self.messenger.seal(sender, letter.clone(), crate::now_ms()) {
+                // A recipient whose profile is not here yet: ask its hosts
+                // and the peers for it (a scoped sync), then try again.
+                Err(crate::dm::MessageError::NoDmKey(who)) if !asked.contains(&who) => {
+                    asked.push(who);
+                    self.fetch_profile(who).await;
+                }
+                other => break other?,
             }
-            other => other?,
         };
         for env in envelopes {
             match self
@@ -516,6 +518,7 @@ impl Node {
                 peers.insert(0, host);
             }
         }
+        tracing::debug!(?peers, %who, "asking for a profile");
         for peer in peers {
             let scope = Scope {
                 authors: vec![who],
@@ -523,11 +526,20 @@ impl Node {
                 until: u64::MAX,
                 ..Scope::default()
             };
-            if let Err(e) = self.sync_scope(peer, scope).await {
-                tracing::debug!(%peer, error = %e, "profile fetch failed");
-            }
-            if matches!(self.messenger.published_key(&who), Ok(Some(_))) {
-                break;
+            match self.sync_scope(peer, scope).await {
+                Ok(report) if report.fetched > 0 => {
+                    // Fetched events go through the ingest queue: wait
+                    // (briefly) for the profile to be stored.
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+                    while tokio::time::Instant::now() < deadline {
+                        if matches!(self.messenger.published_key(&who), Ok(Some(_))) {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                Ok(report) => tracing::debug!(%peer, ?report, "no profile from this peer"),
+                Err(e) => tracing::debug!(%peer, error = %e, "profile fetch failed"),
             }
         }
     }

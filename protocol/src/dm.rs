@@ -219,7 +219,8 @@ bytes32! {
     LetterId
 }
 bytes32! {
-    /// A group's id: 32 random bytes chosen by its creator.
+    /// A group's id: derived from its creator and a random salt
+    /// ([`GroupId::derive`]), so only the creator can create it.
     GroupId
 }
 impl GroupId {
@@ -369,7 +370,8 @@ pub struct Receipt {
 }
 
 /// A group's complete new state, set by an admin: who is in it, who runs it,
-/// what it is called. The first change of a group creates it.
+/// what it is called. The change that carries the salt the group's id derives
+/// from creates it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChange {
