@@ -55,7 +55,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// group as `GET /api/v1/me/notifications` lists it, each time new activity
 /// changes it; `seq` and `after_seq` are that listing's),
 /// `{"type":"media","sub","upload":{…}}` (media: each status change of the
-/// caller's uploads, as `GET /api/v1/media/{cid}` shows them), `{"type":"unsubscribed"}`,
+/// caller's uploads, as `GET /api/v1/media/{cid}` shows them),
+/// `{"type":"letter","sub","seq","conversation","id","letter":{…}}` (chats:
+/// each new letter in the caller's mailbox, opened: messages, reactions,
+/// edits, deletions, receipts and group changes), `{"type":"unsubscribed"}`,
 /// `{"type":"pong"}` and `{"type":"error","sub"?,"error":{"code","message"}}`.
 #[utoipa::path(get, path = "/api/v1/live", tag = "live",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
@@ -126,6 +129,8 @@ enum StreamKind {
     Notifications,
     Thread,
     Media,
+    /// New letters in the caller's conversations, opened.
+    Chats,
 }
 
 #[derive(Debug)]
@@ -173,7 +178,7 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, e: &Event) -> bool {
         }),
         // Notification groups come from the notification service
         // (`notification_frames`), not from raw events.
-        StreamKind::Notifications | StreamKind::Media => false,
+        StreamKind::Notifications | StreamKind::Media | StreamKind::Chats => false,
     }
 }
 
@@ -371,12 +376,26 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                         viewer = Some(self::viewer(&state, &reader, v.me, true));
                     }
                     let mut out = Vec::new();
+                    let letter = match (&viewer, s.event.payload()) {
+                        (Some(v), kith_node::protocol::Payload::DirectMessage(env))
+                            if subs.values().any(|x| x.stream == StreamKind::Chats) =>
+                        {
+                            letter_frame(&state, v.me, &s, env)
+                        }
+                        _ => None,
+                    };
                     for (name, sub) in subs.iter_mut() {
                         if sub.stream == StreamKind::Notifications || s.seq <= sub.last {
                             continue;
                         }
                         sub.last = s.seq;
-                        if matches(sub, viewer.as_ref(), &s.event) {
+                        if sub.stream == StreamKind::Chats {
+                            if let Some(l) = &letter {
+                                let mut l = l.clone();
+                                l["sub"] = serde_json::Value::from(name.as_str());
+                                out.push(frame(l));
+                            }
+                        } else if matches(sub, viewer.as_ref(), &s.event) {
                             out.push(event_frame(&state, name, &s));
                         }
                     }
@@ -427,6 +446,28 @@ fn subscribe_notifications(
         },
     );
     out
+}
+
+/// The `letter` frame of an envelope in `me`'s mailbox, opened (without
+/// `sub`); `None` for anyone else's, or one that does not open.
+fn letter_frame(
+    state: &AppState,
+    me: PublicKey,
+    s: &StoredEvent,
+    env: &kith_node::protocol::kinds::DirectMessage,
+) -> Option<serde_json::Value> {
+    if env.inbox[..] != kith_node::protocol::dm::inbox_hint(&me)[..] {
+        return None;
+    }
+    let signed = state.node.messenger().try_open(&me, &env.ciphertext).ok()?;
+    let conversation = kith_node::dm::Conversation::of(&signed.letter, &me);
+    Some(serde_json::json!({
+        "type": "letter",
+        "seq": s.seq,
+        "conversation": conversation.to_text(),
+        "id": signed.id(),
+        "letter": signed.letter,
+    }))
 }
 
 fn ready(caller: Option<&Caller>) -> Message {
@@ -517,6 +558,20 @@ async fn handle(
                 && let Some(me) = viewer.as_ref().map(|v| v.me)
             {
                 return subscribe_notifications(state, me, sub, after_seq, subs);
+            }
+            if stream == StreamKind::Chats {
+                // New letters from now on (GET /api/v1/me/chats has the rest).
+                subs.insert(
+                    sub.clone(),
+                    Sub {
+                        stream,
+                        thread: None,
+                        last: now,
+                    },
+                );
+                return vec![frame(serde_json::json!({
+                    "type": "subscribed", "sub": sub, "seq": now
+                }))];
             }
             if stream == StreamKind::Media {
                 // Status changes of the caller's uploads, from now on

@@ -88,7 +88,8 @@ impl Conversation {
         }
     }
 
-    fn of(letter: &Letter, me: &PublicKey) -> Conversation {
+    /// The conversation `letter` belongs to, as `me` sees it.
+    pub fn of(letter: &Letter, me: &PublicKey) -> Conversation {
         match letter.group {
             Some(g) => Conversation::Group(g),
             None if letter.from == *me => Conversation::Peer(letter.to[0]),
