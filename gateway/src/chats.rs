@@ -35,6 +35,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(edit_message, delete_message))
         .routes(routes!(react))
         .routes(routes!(mark_read))
+        .routes(routes!(report))
         .routes(routes!(create_group))
         .routes(routes!(change_group))
         .routes(routes!(rotate_key))
@@ -167,23 +168,50 @@ async fn send(
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
+/// Which conversations to list.
+#[derive(Debug, Deserialize, IntoParams)]
+struct ListQuery {
+    /// `inbox` (default): conversations with people the caller follows or
+    /// has answered, and groups; `requests`: the others.
+    folder: Option<String>,
+}
+
 /// The caller's conversations, the most recent first, each with its newest
-/// message and how many messages from others are unread.
+/// message and how many messages from others are unread. People the caller
+/// blocks are left out.
 #[utoipa::path(get, path = "/api/v1/me/chats", tag = "chats", security(("bearer" = [])),
+    params(ListQuery),
     responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
-async fn list_chats(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn list_chats(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let requests = match q.folder.as_deref() {
+        None | Some("inbox") => false,
+        Some("requests") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("folder is inbox or requests, not {other}"),
+            ));
+        }
+    };
     ready(&state, &caller).await?;
     let me = caller.identity;
     let st = state.clone();
-    let (list, unopened) = blocking(state.work.clone(), move || {
+    let (all, unopened) = blocking(state.work.clone(), move || {
         let m = st.node.messenger();
         Ok((m.conversations(&me)?, m.unopened(&me)))
     })
     .await?;
+    let waiting = all.iter().filter(|c| c.request).count();
+    let list: Vec<_> = all.into_iter().filter(|c| c.request == requests).collect();
     let unread: u64 = list.iter().map(|c| c.unread).sum();
     Ok(axum::Json(serde_json::json!({
         "conversations": list,
         "unread": unread,
+        "requests": waiting,
         "unopened": unopened,
     }))
     .into_response())
@@ -393,6 +421,102 @@ async fn mark_read(
         .await?;
     }
     Ok(axum::Json(serde_json::json!({ "read": true })).into_response())
+}
+
+/// What a report reveals.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReportBody {
+    /// spam, harassment, hate, violence, sexual, illegal, impersonation, scam or other.
+    reason: String,
+    /// The messages (ids) the caller chooses to reveal, all by the person
+    /// reported; none reveals only that there was a conversation.
+    #[serde(default)]
+    messages: Vec<String>,
+    /// A note for the moderators.
+    #[serde(default)]
+    note: String,
+}
+
+/// Reports the other person of a conversation (for a group, the sender of
+/// the messages revealed) to the node's operator: a `report` event naming
+/// them, whose text holds the note and only the messages the caller chose
+/// to reveal. Nothing else of the conversation leaves the caller's node.
+#[utoipa::path(post, path = "/api/v1/me/chats/{id}/report", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = ReportBody,
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReportBody>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let reason: kith_node::protocol::kinds::ReportReason =
+        serde_json::from_value(serde_json::Value::from(body.reason.as_str())).map_err(|_| {
+            ApiError::bad_request("field_invalid", format!("unknown reason {}", body.reason))
+        })?;
+    let wanted = body
+        .messages
+        .iter()
+        .map(|m| letter_id(m))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let me = caller.identity;
+    let st = state.clone();
+    let shown = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().messages(&me, &conv, None, usize::MAX)?)
+    })
+    .await?;
+    let chosen: Vec<_> = wanted
+        .iter()
+        .map(|w| {
+            shown
+                .messages
+                .iter()
+                .find(|m| m.id == *w && !m.mine)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad_message_id",
+                        format!("{w} is not a message of the other side of this conversation"),
+                    )
+                })
+        })
+        .collect::<ApiResult<_>>()?;
+    let subject = match conv {
+        Conversation::Peer(k) => k,
+        Conversation::Group(_) => {
+            let mut senders: Vec<PublicKey> = chosen.iter().map(|m| m.from).collect();
+            senders.dedup();
+            match senders.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "field_invalid",
+                        "in a group, reveal messages of exactly one person",
+                    ));
+                }
+            }
+        }
+    };
+    let mut text = body.note.trim().to_owned();
+    for m in &chosen {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&format!("[{} {}] {}", m.created_at, m.id, m.text));
+    }
+    crate::api::publish_payload(
+        &state,
+        &caller,
+        Payload::Report(kith_node::protocol::kinds::Report { reason, text }),
+        vec![kith_node::protocol::Ref::identity(
+            kith_node::protocol::Rel::Subject,
+            subject,
+        )],
+    )
+    .await
 }
 
 /// A new group.

@@ -52,6 +52,7 @@ async fn two_accounts_chat_page_react_edit_delete_and_read() {
         .await
         .expect(200);
     assert_eq!(empty.body["conversations"], json!([]));
+    n.http.follow(&bob.token, &ana.identity).await;
 
     // Bob listens for letters.
     let mut live = Live::connect_ready(n.addr(), &bob.token).await;
@@ -303,4 +304,104 @@ async fn groups_and_typed_errors_that_change_nothing() {
         .expect(200)
         .body;
     assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_land_in_requests_blocked_people_vanish_and_reports_reveal_only_what_is_chosen() {
+    let n = TestNode::start(0, |_| {}).await;
+    let ana = n.http.register("ana").await;
+    let bob = n.http.register("bob").await;
+    let eve = n.http.register("eve").await;
+    n.http
+        .get("/api/v1/me/chats", Some(&bob.token))
+        .await
+        .expect(200);
+    n.http.follow(&bob.token, &ana.identity).await;
+    send(&n, &ana.token, &bob.identity, "hola, soy Ana").await;
+    let spam = send(&n, &eve.token, &bob.identity, "compra criptomonedas ya").await;
+    send(&n, &eve.token, &bob.identity, "mi número es 555-0199").await;
+
+    let inbox = n
+        .http
+        .get("/api/v1/me/chats", Some(&bob.token))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = inbox.body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ana.identity.as_str()]);
+    assert_eq!(inbox.body["unread"], 1);
+    assert_eq!(inbox.body["requests"], 1);
+    let requests = n
+        .http
+        .get("/api/v1/me/chats?folder=requests", Some(&bob.token))
+        .await
+        .expect(200);
+    assert_eq!(
+        requests.body["conversations"][0]["id"],
+        eve.identity.as_str()
+    );
+    assert_eq!(requests.body["conversations"][0]["request"], true);
+    let r = n
+        .http
+        .get("/api/v1/me/chats?folder=spam", Some(&bob.token))
+        .await
+        .expect(400);
+    assert_eq!(r.code(), "invalid_query");
+
+    // Bob reports Eve, revealing one message, then blocks her.
+    let r = n
+        .http
+        .post(
+            &format!("{}/report", chat(&eve.identity)),
+            Some(&bob.token),
+            &json!({"reason": "scam", "messages": [spam], "note": "estafa"}),
+        )
+        .await
+        .expect(201);
+    let event = &r.body["event"];
+    assert_eq!(event["kind"], "report");
+    let text = event["payload"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("estafa") && text.contains("compra criptomonedas ya"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("555-0199"),
+        "only the chosen message is revealed"
+    );
+    // Revealing someone else's message, or Bob's own, is refused.
+    let r = n
+        .http
+        .post(
+            &format!("{}/report", chat(&eve.identity)),
+            Some(&bob.token),
+            &json!({"reason": "scam", "messages": ["ab".repeat(32)]}),
+        )
+        .await
+        .expect(400);
+    assert_eq!(r.code(), "bad_message_id");
+    n.http
+        .put(
+            &format!("/api/v1/me/blocks/{}", eve.identity),
+            Some(&bob.token),
+            &json!({}),
+        )
+        .await;
+    let requests = n
+        .http
+        .get("/api/v1/me/chats?folder=requests", Some(&bob.token))
+        .await
+        .expect(200);
+    assert_eq!(requests.body["conversations"], json!([]));
+    send(&n, &eve.token, &bob.identity, "¿me bloqueaste?").await;
+    let requests = n
+        .http
+        .get("/api/v1/me/chats?folder=requests", Some(&bob.token))
+        .await
+        .expect(200);
+    assert_eq!(requests.body["conversations"], json!([]));
 }

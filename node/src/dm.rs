@@ -157,6 +157,9 @@ pub struct ConversationView {
     pub last: Option<MessageView>,
     /// Messages from others newer than the read marker.
     pub unread: u64,
+    /// A message request: someone `me` does not follow wrote first and `me`
+    /// has not answered. Requests are listed apart and not counted unread.
+    pub request: bool,
     /// Time of the newest message (ms).
     pub updated_at: u64,
 }
@@ -403,7 +406,7 @@ impl Messenger {
         let Some(inbox) = inboxes.get(me) else {
             return Ok(None);
         };
-        Ok(build(inbox, me, &Conversation::Group(*group)).group)
+        Ok(build(inbox, me, &Conversation::Group(*group), &HashSet::new()).group)
     }
 
     /// Opens the envelopes of `me`'s mailbox not looked at yet.
@@ -468,10 +471,13 @@ impl Messenger {
         Ok(())
     }
 
-    /// `me`'s conversations, the most recent first.
+    /// `me`'s conversations, the most recent first. Conversations with
+    /// people `me` blocks are left out; in a group, their letters are.
     pub fn conversations(&self, me: &PublicKey) -> Result<Vec<ConversationView>, MessageError> {
         self.refresh(me)?;
         let markers = self.read_markers(me);
+        let reader = self.store.reader();
+        let blocked: HashSet<PublicKey> = reader.blocked(me)?.into_iter().collect();
         let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(inbox) = inboxes.get(me) else {
             return Ok(Vec::new());
@@ -483,10 +489,18 @@ impl Messenger {
             .collect();
         let mut out = Vec::new();
         for conv in convs {
-            let thread = build(inbox, me, &conv);
+            if matches!(conv, Conversation::Peer(k) if blocked.contains(&k)) {
+                continue;
+            }
+            let thread = build(inbox, me, &conv, &blocked);
             if thread.group.is_none() && matches!(conv, Conversation::Group(_)) {
                 continue;
             }
+            let answered = thread.messages.iter().any(|m| m.mine);
+            let request = match conv {
+                Conversation::Peer(k) => !answered && !reader.follows(me, &k)?,
+                Conversation::Group(_) => false,
+            };
             let read = markers
                 .get(&Self::marker_key(me, &conv))
                 .copied()
@@ -506,7 +520,8 @@ impl Messenger {
                 updated_at: last.as_ref().map_or(0, |m| m.created_at),
                 group: thread.group,
                 last,
-                unread,
+                unread: if request { 0 } else { unread },
+                request,
             });
         }
         out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
@@ -524,9 +539,10 @@ impl Messenger {
     ) -> Result<MessagePage, MessageError> {
         self.refresh(me)?;
         let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        let blocked: HashSet<PublicKey> = self.store.reader().blocked(me)?.into_iter().collect();
         let thread = inboxes
             .get(me)
-            .map(|i| build(i, me, conv))
+            .map(|i| build(i, me, conv, &blocked))
             .unwrap_or_default();
         if thread.messages.is_empty() && thread.group.is_none() {
             return Err(MessageError::UnknownConversation);
@@ -575,12 +591,23 @@ fn parse_cursor(s: &str) -> Option<(u64, LetterId)> {
     Some((t.parse().ok()?, LetterId::from_hex(id)?))
 }
 
-/// Replays a conversation's letters in order into what a client shows.
-fn build(inbox: &Inbox, me: &PublicKey, conv: &Conversation) -> Thread {
+/// Replays a conversation's letters in order into what a client shows,
+/// leaving out what people in `blocked` wrote.
+fn build(
+    inbox: &Inbox,
+    me: &PublicKey,
+    conv: &Conversation,
+    blocked: &HashSet<PublicKey>,
+) -> Thread {
     let mut t = Thread::default();
     let mut group: Option<GroupChange> = None;
     for ((at, id), letter) in &inbox.letters {
         if Conversation::of(letter, me) != *conv {
+            continue;
+        }
+        // A blocked person's group changes still count (the group is
+        // theirs too); nothing else of theirs is shown.
+        if blocked.contains(&letter.from) && !matches!(letter.body, Body::Group(_)) {
             continue;
         }
         if let Conversation::Group(gid) = conv {
@@ -733,7 +760,7 @@ mod tests {
                 text: "forged".into(),
             }),
         );
-        let t = build(&inbox, &bob, &Conversation::Peer(ana));
+        let t = build(&inbox, &bob, &Conversation::Peer(ana), &HashSet::new());
         assert_eq!(t.messages.len(), 1);
         assert_eq!(t.messages[0].text, "hola");
         assert!(!t.messages[0].edited);
@@ -785,7 +812,7 @@ mod tests {
                 ..Text::default()
             }),
         );
-        let t = build(&inbox, &bob, &Conversation::Group(g));
+        let t = build(&inbox, &bob, &Conversation::Group(g), &HashSet::new());
         let state = t.group.unwrap();
         assert_eq!(state.members, vec![ana, bob]);
         assert!(t.messages.is_empty());

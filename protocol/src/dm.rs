@@ -980,6 +980,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any byte flipped in a valid seal makes it refused, never a panic
+        /// and never a different letter.
+        #[test]
+        fn flipped_bytes_are_refused(at in 0usize..561, bit in 0u8..8) {
+            let (ana, bob) = (Keypair::from_seed(&[1; 32]).unwrap(), Keypair::from_seed(&[2; 32]).unwrap());
+            let kb = DmSecret::from_bytes([3; 32]).unwrap();
+            let signed = text(&ana, &[bob.public()], "hola").sign(&ana).unwrap();
+            let mut ct = signed.seal(&bob.public(), &kb.public(), &mut OsRng).unwrap();
+            ct[at] ^= 1 << bit;
+            proptest::prop_assert!(open(&ct, &bob.public(), &[kb]).is_err());
+        }
+
+        /// Arbitrary bytes, as a seal or as a signed letter, never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)) {
+            let me = Keypair::from_seed(&[1; 32]).unwrap().public();
+            let k = DmSecret::from_bytes([3; 32]).unwrap();
+            let _ = open(&bytes, &me, std::slice::from_ref(&k));
+            if let Ok(s) = SignedLetter::decode(&bytes) {
+                proptest::prop_assert_eq!(s.encode(), bytes);
+            }
+        }
+    }
+
     #[test]
     fn opening_arbitrary_bytes_never_panics() {
         let me = Keypair::generate(&mut OsRng).public();

@@ -713,7 +713,9 @@ pub fn fill_path(template: &str, key: &str, id: &str) -> String {
             "{cid}",
             "bafkreiayqdrpf5ykdrcmdr2jr5ahxkckcy3goscs6geejzjkeaqdu6iz5a",
         )
-        .replace("{path}", "a.jpg");
+        .replace("{path}", "a.jpg")
+        // A letter id (64 hex digits).
+        .replace("{message}", &"ab".repeat(32));
     assert!(
         !filled.contains('{'),
         "a path parameter the tests do not know: {template}"
