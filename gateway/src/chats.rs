@@ -36,6 +36,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(react))
         .routes(routes!(mark_read))
         .routes(routes!(report))
+        .routes(routes!(upload_file))
+        .routes(routes!(attachment))
         .routes(routes!(create_group))
         .routes(routes!(change_group))
         .routes(routes!(rotate_key))
@@ -260,6 +262,10 @@ struct NewMessage {
     text: String,
     /// The message it answers (id).
     reply_to: Option<String>,
+    /// Encrypted files, as `POST /api/v1/me/chats/{id}/files` returned them.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    attachments: Vec<kith_node::protocol::dm::Attachment>,
 }
 
 /// Sends a message: sealed for every recipient and for the caller's own
@@ -279,7 +285,7 @@ async fn send_message(
     let text = Body::Text(Text {
         text: body.text,
         reply_to,
-        attachments: Vec::new(),
+        attachments: body.attachments,
     });
     send(&state, &caller, conv, text).await
 }
@@ -421,6 +427,135 @@ async fn mark_read(
         .await?;
     }
     Ok(axum::Json(serde_json::json!({ "read": true })).into_response())
+}
+
+/// Where an upload names its file.
+#[derive(Debug, Deserialize, IntoParams)]
+struct FileQuery {
+    /// A file name to offer when saving.
+    name: Option<String>,
+}
+
+/// Encrypts a file for a message (the body is the file; `Content-Type` its
+/// type) with a fresh key and adds the ciphertext to IPFS. The answer is
+/// the attachment to put in a message's `attachments`: CID, key, type,
+/// size, name. At most 25 MiB.
+#[utoipa::path(post, path = "/api/v1/me/chats/{id}/files", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path), FileQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Object), (status = "default", body = ErrorBody)))]
+async fn upload_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<FileQuery>,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    use futures::StreamExt as _;
+    conversation(&id)?;
+    root_of(&state, &caller, "sending files")?;
+    let mime = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_owned())
+        .filter(|v| v.contains('/') && v.len() <= 100)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let mut body = request.into_body().into_data_stream();
+    let mut plain = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("upload_interrupted", e.to_string()))?;
+        if plain.len() + chunk.len() > kith_node::dm::MAX_ATTACHMENT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "an attachment is at most 25 MiB",
+            ));
+        }
+        plain.extend_from_slice(&chunk);
+    }
+    if plain.is_empty() {
+        return Err(ApiError::bad_request("empty", "the upload is empty"));
+    }
+    let size = plain.len() as u64;
+    let (key, sealed) = kith_node::dm::encrypt_file(&plain)?;
+    drop(plain);
+    let cid = state.node.media().add_sealed(sealed).await?;
+    let attachment = kith_node::protocol::dm::Attachment {
+        cid,
+        key: key.to_vec(),
+        mime,
+        size,
+        name: q.name.filter(|n| !n.trim().is_empty()),
+    };
+    Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
+}
+
+/// An attachment of a message, decrypted by the caller's own node: fetched
+/// from IPFS (here, or from the sender's node), checked against its key,
+/// served with its type.
+#[utoipa::path(get, path = "/api/v1/me/chats/{id}/messages/{message}/files/{n}", tag = "chats",
+    security(("bearer" = [])),
+    params(("id" = String, Path), ("message" = String, Path), ("n" = usize, Path)),
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = "default", body = ErrorBody)))]
+async fn attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, message, n)): Path<(String, String, usize)>,
+) -> ApiResult<Response> {
+    let conv = conversation(&id)?;
+    let wanted = letter_id(&message)?;
+    let me = caller.identity;
+    let st = state.clone();
+    let page = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().messages(&me, &conv, None, usize::MAX)?)
+    })
+    .await?;
+    let m = page
+        .messages
+        .iter()
+        .find(|m| m.id == wanted)
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let a = m
+        .attachments
+        .get(n)
+        .ok_or_else(|| ApiError::not_found("attachment"))?;
+    let sealed = state
+        .node
+        .media()
+        .fetch_all(
+            a.cid,
+            Some(&m.from),
+            kith_node::dm::MAX_ATTACHMENT_BYTES as u64 + 16,
+        )
+        .await?;
+    let plain = kith_node::dm::decrypt_file(&a.key, &sealed).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "attachment_mismatch",
+            "the file at this CID does not decrypt with the message's key",
+        )
+    })?;
+    let mut response = plain.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&a.mime) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    if let Some(name) = &a.name
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}\"",
+            name.replace(['"', '\\', '\r', '\n'], "_")
+        ))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
 
 /// What a report reveals.

@@ -157,6 +157,61 @@ async fn two_accounts_chat_page_react_edit_delete_and_read() {
     assert_eq!(texts(&hers), texts(&all));
     assert_eq!(hers["messages"][0]["mine"], true);
 
+    // A file: encrypted by Ana's node, decrypted by Bob's (the same node here).
+    let file = "lista de la compra: tomates, pan, aceite";
+    let up = n
+        .http
+        .send_raw(
+            "POST",
+            &format!("{}/files?name=lista.txt", chat(&bob.identity)),
+            Some(&ana.token),
+            Some("text/plain"),
+            file.as_bytes().to_vec(),
+        )
+        .await
+        .expect(201);
+    assert_eq!(up.body["size"], file.len());
+    assert_eq!(up.body["mime"], "text/plain");
+    let with_file = n
+        .http
+        .post(
+            &chat(&bob.identity),
+            Some(&ana.token),
+            &json!({"text": "la lista", "attachments": [up.body]}),
+        )
+        .await
+        .expect(201);
+    let mid = with_file.body["id"].as_str().unwrap();
+    let got = n
+        .http
+        .get(
+            &format!("{}/messages/{mid}/files/0", chat(&ana.identity)),
+            Some(&bob.token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(got.raw, file);
+    assert_eq!(got.headers["content-type"], "text/plain");
+    n.http
+        .get(
+            &format!("{}/messages/{mid}/files/1", chat(&ana.identity)),
+            Some(&bob.token),
+        )
+        .await
+        .expect(404);
+    let r = n
+        .http
+        .send_raw(
+            "POST",
+            &format!("{}/files", chat(&bob.identity)),
+            Some(&ana.token),
+            None,
+            vec![],
+        )
+        .await
+        .expect(400);
+    assert_eq!(r.code(), "empty");
+
     // Reading marks it read; with a receipt, Ana learns it.
     n.http
         .post(

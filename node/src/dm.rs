@@ -586,6 +586,39 @@ impl Messenger {
     }
 }
 
+/// Largest attachment, plaintext bytes.
+pub const MAX_ATTACHMENT_BYTES: usize = 25 * 1024 * 1024;
+
+/// Encrypts a file for a letter (`specs/messages.md` § Attachments):
+/// ChaCha20-Poly1305 under a fresh random key, nonce zero (each key
+/// encrypts one file), no associated data. Returns the key and the
+/// ciphertext (plaintext and a 16-byte tag).
+pub fn encrypt_file(plain: &[u8]) -> Result<([u8; 32], Vec<u8>), MessageError> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    if plain.is_empty() || plain.len() > MAX_ATTACHMENT_BYTES {
+        return Err(MessageError::NotAllowed(
+            "an attachment is 1 byte to 25 MiB",
+        ));
+    }
+    let mut key = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&key.into());
+    let ct = cipher
+        .encrypt(&[0u8; 12].into(), plain)
+        .map_err(|_| MessageError::NotAllowed("attachment encryption failed"))?;
+    Ok((key, ct))
+}
+
+/// Decrypts an attachment; `None` when the key does not fit the bytes
+/// (a wrong key, or bytes that are not the file the letter names).
+pub fn decrypt_file(key: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    let key: [u8; 32] = key.try_into().ok()?;
+    chacha20poly1305::ChaCha20Poly1305::new(&key.into())
+        .decrypt(&[0u8; 12].into(), ciphertext)
+        .ok()
+}
+
 fn parse_cursor(s: &str) -> Option<(u64, LetterId)> {
     let (t, id) = s.split_once('.')?;
     Some((t.parse().ok()?, LetterId::from_hex(id)?))
@@ -701,6 +734,20 @@ fn build(
 mod tests {
     use super::*;
     use kith_protocol::dm::Text;
+
+    #[test]
+    fn attachments_round_trip_and_refuse_the_wrong_key() {
+        let (key, ct) = encrypt_file(b"una foto").unwrap();
+        assert_eq!(ct.len(), 8 + 16);
+        assert_eq!(decrypt_file(&key, &ct).unwrap(), b"una foto");
+        let (other, _) = encrypt_file(b"x").unwrap();
+        assert_eq!(decrypt_file(&other, &ct), None);
+        assert_eq!(decrypt_file(&key[..31], &ct), None);
+        let mut bad = ct.clone();
+        bad[0] ^= 1;
+        assert_eq!(decrypt_file(&key, &bad), None);
+        assert!(encrypt_file(b"").is_err());
+    }
 
     #[test]
     fn conversation_text_forms_round_trip() {

@@ -143,7 +143,9 @@ async fn forged_and_replayed_letters_are_dropped() {
     assert_eq!(texts(&b, &with_ana), vec!["hola Bob".to_owned()]);
     let list = b.messenger().conversations(&bob).unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].unread, 1);
+    // Bob follows nobody: Ana's conversation is a message request.
+    assert!(list[0].request);
+    assert_eq!(list[0].unread, 0, "requests are not counted unread");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,4 +238,26 @@ async fn a_removed_member_opens_nothing_sent_after() {
     }
     assert!(envelopes(&a, &[carol], after).is_empty());
     assert!(!envelopes(&a, &[carol], removed_at).is_empty());
+}
+
+/// An attachment travels as ciphertext: Ana's node adds the encrypted file
+/// to IPFS, Bob's node fetches it over bitswap and only the letter's key
+/// opens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_cross_nodes_encrypted() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (start(da.path()).await, start(db.path()).await);
+    link(&b, &a).await;
+    let photo: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (key, sealed) = kith_node::dm::encrypt_file(&photo).unwrap();
+    assert!(!sealed.windows(64).any(|w| w == &photo[1000..1064]));
+    let cid = a.media().add_sealed(sealed).await.unwrap();
+    let fetched = b
+        .media()
+        .fetch_all(cid, Some(&a.identity().public()), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(kith_node::dm::decrypt_file(&key, &fetched).unwrap(), photo);
+    let (other, _) = kith_node::dm::encrypt_file(b"x").unwrap();
+    assert!(kith_node::dm::decrypt_file(&other, &fetched).is_none());
 }

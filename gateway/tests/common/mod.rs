@@ -715,7 +715,8 @@ pub fn fill_path(template: &str, key: &str, id: &str) -> String {
         )
         .replace("{path}", "a.jpg")
         // A letter id (64 hex digits).
-        .replace("{message}", &"ab".repeat(32));
+        .replace("{message}", &"ab".repeat(32))
+        .replace("{n}", "0");
     assert!(
         !filled.contains('{'),
         "a path parameter the tests do not know: {template}"

@@ -554,6 +554,35 @@ impl Media {
         self.add(path.to_path_buf().into()).await
     }
 
+    /// Adds bytes that are already encrypted (a direct message's
+    /// attachment) as they are: no probing, no record, pinned.
+    pub async fn add_sealed(&self, bytes: Vec<u8>) -> Result<Cid, MediaError> {
+        self.add_bytes(bytes).await
+    }
+
+    /// The whole of `cid` (at most `max` bytes): local blocks, else fetched
+    /// from its providers and `author`'s hosts.
+    pub async fn fetch_all(
+        &self,
+        cid: Cid,
+        author: Option<&PublicKey>,
+        max: u64,
+    ) -> Result<Vec<u8>, MediaError> {
+        let file = self.open(cid, &[], author).await?;
+        if file.size > max {
+            return Err(MediaError::Storage(format!(
+                "{cid} is {} bytes, more than {max}",
+                file.size
+            )));
+        }
+        let mut out = Vec::with_capacity(file.size as usize);
+        let mut chunks = std::pin::pin!(self.read(&file, 0..file.size));
+        while let Some(chunk) = chunks.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
     /// Adds bytes made here (a thumbnail, a poster) straight from memory.
     async fn add_bytes(&self, bytes: Vec<u8>) -> Result<Cid, MediaError> {
         self.add(bytes.into()).await
