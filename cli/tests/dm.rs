@@ -58,6 +58,79 @@ fn ingested(node: &Node, outcome: &str) -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
+/// A packet capture on loopback of the nodes' libp2p ports (not their
+/// gateways: that is each person's own client talking to their own node).
+struct Capture {
+    child: std::process::Child,
+    file: tempfile::NamedTempFile,
+    filter: String,
+}
+
+impl Capture {
+    fn start(nodes: &[&Node]) -> Capture {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let ports: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("tcp port {}", port(&n.addr)))
+            .collect();
+        let filter = ports.join(" or ");
+        let child = std::process::Command::new("tcpdump")
+            .args([
+                "-i",
+                "lo",
+                "--immediate-mode",
+                "-U",
+                "-s",
+                "0",
+                "-Z",
+                "root",
+                "-w",
+            ])
+            .arg(file.path())
+            .arg(&filter)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tcpdump runs (tests/run installs it)");
+        let mut capture = Capture {
+            child,
+            file,
+            filter,
+        };
+        // tcpdump says "listening on lo" once it captures.
+        let mut err = std::io::BufReader::new(capture.child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(line.contains("listening"), "tcpdump: {line}");
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        capture
+    }
+
+    /// Stops the capture; the bytes it wrote.
+    fn stop(mut self) -> (String, Vec<u8>) {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        (
+            self.filter.clone(),
+            std::fs::read(self.file.path()).unwrap(),
+        )
+    }
+}
+
+fn port(addr: &str) -> &str {
+    addr.split("/tcp/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 fn messages(node: &Node, with: &str) -> Vec<Value> {
     let page = node.json(&["chat", with]);
     page["messages"].as_array().cloned().unwrap_or_default()
@@ -102,6 +175,8 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
     ]);
     let ana = Node::start_with(&["--bootstrap", &relay.addr]);
     let (ana_id, bob_id) = (ana.identity.clone(), bob.identity.clone());
+
+    let capture = Capture::start(&[&bob, &relay, &ana]);
 
     // Both publish their DM keys (the first use of the chats does it).
     assert_eq!(bob.json(&["chats"])["conversations"], Value::Array(vec![]));
@@ -152,6 +227,23 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
         assert!(found.is_empty(), "Ana's identity at R: {found:?}");
     }
 
+    // Nor does the traffic between the nodes (libp2p: Noise-encrypted, and
+    // inside it only envelopes). The capture holds that traffic.
+    let (filter, wire) = capture.stop();
+    assert!(
+        wire.len() > 10_000,
+        "captured {} bytes of {filter}",
+        wire.len()
+    );
+    for needle in [
+        secret.as_bytes(),
+        reply.as_bytes(),
+        ana_key.as_bytes().as_slice(),
+        ana_id.as_bytes(),
+    ] {
+        assert!(!contains(&wire, needle), "found on the wire");
+    }
+
     // Bob's node goes away; Ana writes five messages.
     let mut bob = bob;
     bob.stop();
@@ -168,8 +260,19 @@ fn two_people_on_two_nodes_talk_end_to_end_and_offline_mail_waits() {
     for words in &later {
         assert!(holding(relay.dir(), words.as_bytes()).is_empty());
     }
-    // R stored what it carried for Bob (Ana's six letters and Bob's own
-    // copy of his reply), as envelopes only.
+    // A group, from the CLI.
+    let created = ana.json(&["group", "create", "Huerta", &bob_id]);
+    let group = created["conversation"].as_str().unwrap().to_owned();
+    assert!(group.starts_with("group:"), "{created}");
+    ana.ok(&["dm", &group, "hola grupo"]);
+    eventually("Bob reads the group", || {
+        texts(&bob, &group) == vec!["hola grupo".to_owned()]
+    });
+    let listed = bob.ok(&["chats"]);
+    assert!(listed.contains("Huerta"), "{listed}");
+
+    // R stored what it carried for Bob (Ana's six letters, her two group
+    // letters and Bob's own copy of his reply), as envelopes only.
     assert!(
         ingested(&relay, "stored") >= 7,
         "{}",
