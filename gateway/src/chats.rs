@@ -172,6 +172,7 @@ async fn send(
 
 /// Which conversations to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// `inbox` (default): conversations with people the caller follows or
     /// has answered, and groups; `requests`: the others.
@@ -221,6 +222,7 @@ async fn list_chats(
 
 /// Paging through a conversation.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     /// The `before` of the previous page.
     before: Option<String>,
@@ -431,6 +433,7 @@ async fn mark_read(
 
 /// Where an upload names its file.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FileQuery {
     /// A file name to offer when saving.
     name: Option<String>,

@@ -7,6 +7,13 @@
 //   node bridge.mjs publish <ws-url> <secret-hex> <kind> <content> [tags-json]
 //                                                        -> the signed event (JSON) once the relay said OK
 //   node bridge.mjs send <ws-url> <event-json>          -> the event, once the relay said OK
+//   node bridge.mjs dm <ws-url> <secret-hex> <recipient-hex> <text>
+//                                                        -> a NIP-17 private message (kind 14 rumor,
+//                                                           NIP-59 gift wrap for the recipient), sent;
+//                                                           {"wrap": the kind 1059 event}
+//   node bridge.mjs dms <ws-url> <secret-hex> [min-count] [timeout-ms]
+//                                                        -> the NIP-17 messages gift-wrapped for the
+//                                                           key, unwrapped: [{"from", "content", "tags"}]
 //   node bridge.mjs query <ws-url> <filter-json> [min-count] [timeout-ms]
 //                                                        -> a JSON array of the events, once at least
 //                                                           min-count (default 0) matched; each has
@@ -18,6 +25,7 @@ import WebSocket from 'ws'
 import { nip19 } from 'nostr-tools'
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure'
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
+import * as nip17 from 'nostr-tools/nip17'
 
 useWebSocketImplementation(WebSocket)
 console.log = console.info = console.debug = (...args) => console.error(...args)
@@ -76,6 +84,46 @@ try {
     await relay.publish(event)
     relay.close()
     out(event)
+  } else if (cmd === 'dm') {
+    const [url, secret, recipient, text] = args
+    const wrap = nip17.wrapEvent(unhex(secret), { publicKey: recipient, relayUrl: url }, text)
+    const relay = await connect(url)
+    await relay.publish(wrap)
+    relay.close()
+    out({ wrap })
+  } else if (cmd === 'dms') {
+    const [url, secret, min, timeout] = args
+    const me = getPublicKey(unhex(secret))
+    const want = Number(min ?? 0)
+    const deadline = Date.now() + Number(timeout ?? 20000)
+    const relay = await connect(url)
+    // Gift wraps are served only to their recipient once authenticated
+    // (NIP-42); a relay that sends no challenge serves them as they are.
+    for (let i = 0; i < 20 && !relay.challenge; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    if (relay.challenge) {
+      await relay.auth(async (template) => finalizeEvent(template, unhex(secret)))
+    }
+    for (;;) {
+      const wraps = await fetchOnce(relay, { kinds: [1059], '#p': [me] })
+      const rumors = []
+      for (const w of wraps) {
+        if (!verifyEvent(w)) fail(`a gift wrap with a bad signature: ${w.id}`)
+        const r = nip17.unwrapEvent(w, unhex(secret))
+        rumors.push({ from: r.pubkey, content: r.content, tags: r.tags, kind: r.kind })
+      }
+      if (rumors.length >= want) {
+        relay.close()
+        out(rumors)
+        break
+      }
+      if (Date.now() > deadline) {
+        relay.close()
+        fail(`${rumors.length} of ${want} private messages for ${me} on ${url}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
   } else if (cmd === 'query') {
     const [url, filter, min, timeout] = args
     const want = Number(min ?? 0)
