@@ -436,3 +436,98 @@ fn home_pages_through_kith_posts_and_nostr_notes_exactly() {
     }
     assert_eq!(paged, full, "pages of two give the same order, each once");
 }
+
+/// NIP-17 both ways: Nora (nostr-tools) gift-wraps a private message to
+/// Ana's linked key on relay B; Ana reads it in her chats, answers with
+/// `kith dm npub1…`, and Nora unwraps the answer from relay B. Relay B
+/// serves the gift wraps only to their recipient after NIP-42 AUTH, and
+/// Ana's node keeps only the wraps: the words are not in its data dir.
+#[test]
+fn private_messages_with_a_nostr_only_person_use_nip17_both_ways() {
+    let a = Node::start();
+    let b = Node::start();
+    let (nora_secret, nora_pub, nora_npub) = nostr_person();
+    let linked = a.json(&["nostr", "link"]);
+    let ana_hex = linked["nostr"]["hex"].as_str().unwrap().to_owned();
+    let ana_npub = linked["nostr"]["npub"].as_str().unwrap().to_owned();
+    a.ok(&["nostr", "relays", "add", &b.relay]);
+
+    let words = "Hola Ana, ¿me pasas la receta por privado?";
+    nostr_tools(&["dm", &b.relay, &nora_secret, &ana_hex, words]);
+    eventually("Nora's private message in Ana's chats", || {
+        let list = a.json(&["chats"]);
+        list["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == nora_npub.as_str() && c["unread"] == 1)
+    });
+    let chat = a.json(&["chat", &nora_npub]);
+    let m = &chat["messages"][0];
+    assert_eq!(m["text"], words, "{chat}");
+    assert_eq!(m["from"], nora_npub.as_str());
+    assert_eq!(m["origin"], "nostr");
+    // Reading it marked it read.
+    let list = a.json(&["chats"]);
+    let c = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == nora_npub.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(c["unread"], 0, "{c}");
+
+    let answer = "Claro, te la mando esta noche";
+    let sent = a.json(&["dm", &nora_npub, answer]);
+    assert_eq!(sent["origin"], "nostr", "{sent}");
+    // Nora unwraps it with nostr-tools from relay B (after AUTH).
+    let got = nostr_tools(&["dms", &b.relay, &nora_secret, "1"]);
+    let got = got.as_array().unwrap();
+    let reply = got
+        .iter()
+        .find(|r| r["content"] == answer)
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert_eq!(reply["from"], ana_hex.as_str());
+    assert_eq!(reply["kind"], 14);
+    assert!(
+        reply["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t[0] == "p" && t[1] == nora_pub.as_str())
+    );
+    // Both messages on Ana's side, in (time, id) order: Nostr times are
+    // seconds, so two messages in one second are ordered by id.
+    let chat = a.json(&["chat", &nora_npub]);
+    let msgs = chat["messages"].as_array().unwrap();
+    let mut texts: Vec<&str> = msgs.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let keys: Vec<(u64, &str)> = msgs
+        .iter()
+        .map(|m| (m["created_at"].as_u64().unwrap(), m["id"].as_str().unwrap()))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    texts.sort_unstable();
+    let mut want = [words, answer];
+    want.sort_unstable();
+    assert_eq!(texts, want);
+    assert!(!ana_npub.is_empty());
+    // Only gift wraps are kept: the words are nowhere in Ana's data dir.
+    for w in [words, answer] {
+        let mut stack = vec![a.dir().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    assert!(
+                        !bytes.windows(w.len()).any(|x| x == w.as_bytes()),
+                        "{} holds {w}",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -110,6 +110,66 @@ fn conversation(id: &str) -> ApiResult<Conversation> {
     })
 }
 
+/// Whether a conversation id names a Nostr key (`npub1…` or 64 hex
+/// digits): a NIP-17 conversation through the bridge.
+fn is_nostr(id: &str) -> bool {
+    let id = id.trim().trim_start_matches("nostr:");
+    id.starts_with("npub1") || (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The caller's NIP-17 messages, by the peer's hex key.
+async fn nostr_dms(state: &AppState, me: PublicKey) -> ApiResult<Vec<kith_node::bridge::NostrDm>> {
+    let Some(b) = state.node.bridge().cloned() else {
+        return Ok(Vec::new());
+    };
+    blocking(state.work.clone(), move || Ok(b.dms(&me)?)).await
+}
+
+/// One NIP-17 message as a chat message (`"origin": "nostr"`).
+fn nostr_message(m: &kith_node::bridge::NostrDm) -> serde_json::Value {
+    serde_json::json!({
+        "id": m.id,
+        "from": m.from.npub,
+        "created_at": m.created_at,
+        "text": m.content,
+        "mine": m.mine,
+        "edited": false,
+        "deleted": false,
+        "reactions": {},
+        "read_by": [],
+        "origin": "nostr",
+    })
+}
+
+/// The caller's NIP-17 conversations, as the list shows them.
+async fn nostr_conversations(state: &AppState, me: PublicKey) -> ApiResult<Vec<serde_json::Value>> {
+    let dms = nostr_dms(state, me).await?;
+    let mut by_peer: std::collections::BTreeMap<String, Vec<&kith_node::bridge::NostrDm>> =
+        std::collections::BTreeMap::new();
+    for m in &dms {
+        by_peer.entry(m.peer.npub.clone()).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for (npub, msgs) in by_peer {
+        let read = state.node.messenger().read_marker(&me, &npub);
+        let unread = msgs
+            .iter()
+            .filter(|m| !m.mine && m.created_at > read)
+            .count();
+        let last = msgs.last().copied();
+        out.push(serde_json::json!({
+            "id": npub,
+            "nostr": msgs[0].peer,
+            "origin": "nostr",
+            "last": last.map(nostr_message),
+            "unread": unread,
+            "request": false,
+            "updated_at": last.map_or(0, |m| m.created_at),
+        }));
+    }
+    Ok(out)
+}
+
 fn letter_id(id: &str) -> ApiResult<LetterId> {
     LetterId::from_hex(id)
         .ok_or_else(|| ApiError::bad_request("bad_message_id", "a message id is 64 hex digits"))
@@ -209,8 +269,21 @@ async fn list_chats(
     })
     .await?;
     let waiting = all.iter().filter(|c| c.request).count();
-    let list: Vec<_> = all.into_iter().filter(|c| c.request == requests).collect();
-    let unread: u64 = list.iter().map(|c| c.unread).sum();
+    let mut list: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter(|c| c.request == requests)
+        .map(|c| serde_json::to_value(c).unwrap_or_default())
+        .collect();
+    if !requests {
+        list.extend(nostr_conversations(&state, me).await?);
+        list.sort_by(|a, b| {
+            b["updated_at"]
+                .as_u64()
+                .cmp(&a["updated_at"].as_u64())
+                .then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
+        });
+    }
+    let unread: u64 = list.iter().filter_map(|c| c["unread"].as_u64()).sum();
     Ok(axum::Json(serde_json::json!({
         "conversations": list,
         "unread": unread,
@@ -242,8 +315,11 @@ async fn chat_messages(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
     ready(&state, &caller).await?;
-    let conv = conversation(&id)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    if is_nostr(&id) {
+        return nostr_page(&state, &caller, &id, q.before.as_deref(), limit).await;
+    }
+    let conv = conversation(&id)?;
     let me = caller.identity;
     let st = state.clone();
     let page = blocking(state.work.clone(), move || {
@@ -254,6 +330,44 @@ async fn chat_messages(
     })
     .await?;
     Ok(axum::Json(page).into_response())
+}
+
+/// A page of a NIP-17 conversation, oldest first; `before` is the
+/// `created_at.id` of the first message of a newer page.
+async fn nostr_page(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    before: Option<&str>,
+    limit: usize,
+) -> ApiResult<Response> {
+    crate::nostr::bridge(state)?;
+    let peer = id.trim().trim_start_matches("nostr:").to_owned();
+    let all: Vec<_> = nostr_dms(state, caller.identity)
+        .await?
+        .into_iter()
+        .filter(|m| m.peer.npub == peer || m.peer.hex == peer)
+        .collect();
+    let cursor = before.and_then(|c| {
+        let (t, i) = c.split_once('.')?;
+        Some((t.parse::<u64>().ok()?, i.to_owned()))
+    });
+    let end = match &cursor {
+        Some((t, i)) => all.partition_point(|m| (m.created_at, &m.id) < (*t, i)),
+        None => all.len(),
+    };
+    let start = end.saturating_sub(limit);
+    let page = &all[start..end];
+    let mut body = serde_json::json!({
+        "messages": page.iter().map(nostr_message).collect::<Vec<_>>(),
+        "origin": "nostr",
+    });
+    if start > 0
+        && let Some(first) = page.first()
+    {
+        body["before"] = serde_json::Value::from(format!("{}.{}", first.created_at, first.id));
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 /// A new message.
@@ -282,6 +396,28 @@ async fn send_message(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> ApiResult<Response> {
+    if is_nostr(&id) {
+        if body.reply_to.is_some() || !body.attachments.is_empty() {
+            return Err(ApiError::bad_request(
+                "bad_conversation",
+                "a Nostr conversation carries text only",
+            ));
+        }
+        let b = crate::nostr::bridge(&state)?;
+        let me = caller.identity;
+        let to = id.clone();
+        let sent = blocking(state.work.clone(), move || {
+            Ok(b.send_dm(&me, &to, &body.text)?)
+        })
+        .await?;
+        let out = serde_json::json!({
+            "id": sent.id,
+            "conversation": sent.peer.npub,
+            "created_at": sent.created_at,
+            "origin": "nostr",
+        });
+        return Ok((StatusCode::CREATED, axum::Json(out)).into_response());
+    }
     let conv = conversation(&id)?;
     let reply_to = body.reply_to.as_deref().map(letter_id).transpose()?;
     let text = Body::Text(Text {
@@ -400,8 +536,28 @@ async fn mark_read(
     ApiJson(body): ApiJson<ReadBody>,
 ) -> ApiResult<Response> {
     ready(&state, &caller).await?;
-    let conv = conversation(&id)?;
     let me = caller.identity;
+    if is_nostr(&id) {
+        let dms = nostr_dms(&state, me).await?;
+        let peer = id.trim().trim_start_matches("nostr:").to_owned();
+        let upto = dms
+            .iter()
+            .filter(|m| m.peer.npub == peer || m.peer.hex == peer)
+            .map(|m| m.created_at)
+            .max()
+            .unwrap_or(0);
+        let npub = dms
+            .iter()
+            .find(|m| m.peer.npub == peer || m.peer.hex == peer)
+            .map_or(peer.clone(), |m| m.peer.npub.clone());
+        let st = state.clone();
+        blocking(state.work.clone(), move || {
+            Ok(st.node.messenger().mark_read_named(&me, &npub, upto)?)
+        })
+        .await?;
+        return Ok(axum::Json(serde_json::json!({ "read": true })).into_response());
+    }
+    let conv = conversation(&id)?;
     let st = state.clone();
     let unread_ids = blocking(state.work.clone(), move || {
         let m = st.node.messenger();

@@ -205,4 +205,28 @@ pub trait NostrBridge: Send + Sync + std::fmt::Debug {
     /// Notes from Nostr that mention, answer or react to the person's
     /// linked key, newest first.
     fn mentions(&self, who: &PublicKey, limit: usize) -> Result<Vec<NostrNote>, BridgeError>;
+    /// Sends a NIP-17 private message from the person's linked key to a
+    /// Nostr key: a kind 14 rumor, sealed and gift-wrapped (NIP-59) once for
+    /// the recipient and once for the sender, sent to the person's relays.
+    fn send_dm(&self, who: &PublicKey, to: &str, text: &str) -> Result<NostrDm, BridgeError>;
+    /// Every NIP-17 message to or from the person's linked key that reached
+    /// this node, unwrapped, oldest first. Only gift wraps are stored.
+    fn dms(&self, who: &PublicKey) -> Result<Vec<NostrDm>, BridgeError>;
+}
+
+/// One NIP-17 private message, unwrapped (`specs/nostr.md` § 10.7).
+#[derive(Debug, Clone, Serialize)]
+pub struct NostrDm {
+    /// The rumor's id (hex).
+    pub id: String,
+    /// Who wrote it (the seal's signer, which the rumor must name).
+    pub from: NostrKey,
+    /// The other side of the conversation.
+    pub peer: NostrKey,
+    /// The text.
+    pub content: String,
+    /// Milliseconds since the Unix epoch (the rumor's seconds × 1000).
+    pub created_at: u64,
+    /// Written with the person's own linked key.
+    pub mine: bool,
 }

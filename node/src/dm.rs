@@ -450,7 +450,11 @@ impl Messenger {
     }
 
     fn marker_key(me: &PublicKey, conv: &Conversation) -> String {
-        hashed(&[b"conv", me.as_bytes(), conv.to_text().as_bytes()])
+        Self::marker_name(me, &conv.to_text())
+    }
+
+    fn marker_name(me: &PublicKey, name: &str) -> String {
+        hashed(&[b"conv", me.as_bytes(), name.as_bytes()])
     }
 
     /// Marks `conv` read up to `upto` (ms; messages at or before it).
@@ -460,8 +464,27 @@ impl Messenger {
         conv: &Conversation,
         upto: u64,
     ) -> Result<(), MessageError> {
+        self.mark_read_named(me, &conv.to_text(), upto)
+    }
+
+    /// The read marker of a conversation named `name` (a Kith conversation's
+    /// text form, or a Nostr key for a NIP-17 one): ms, 0 when unread.
+    pub fn read_marker(&self, me: &PublicKey, name: &str) -> u64 {
+        self.read_markers(me)
+            .get(&Self::marker_name(me, name))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Marks the conversation named `name` read up to `upto` (ms).
+    pub fn mark_read_named(
+        &self,
+        me: &PublicKey,
+        name: &str,
+        upto: u64,
+    ) -> Result<(), MessageError> {
         let mut markers = self.read_markers(me);
-        let slot = markers.entry(Self::marker_key(me, conv)).or_default();
+        let slot = markers.entry(Self::marker_name(me, name)).or_default();
         if upto <= *slot {
             return Ok(());
         }

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kith_node::bridge::{
-    BridgeError, BridgeStatus, InboundCounts, NostrBridge, NostrKey, NostrNote, NostrThread,
-    RelayStatus,
+    BridgeError, BridgeStatus, InboundCounts, NostrBridge, NostrDm, NostrKey, NostrNote,
+    NostrThread, RelayStatus,
 };
 use kith_node::config::NostrSection;
 use kith_node::protocol::{
@@ -50,10 +50,11 @@ pub const BRIDGE_DIR: &str = "nostr-bridge";
 
 /// The subscriptions the bridge keeps on every relay, one per filter
 /// (§ 10.4): followed keys, notes tagging linked keys, notes by them.
-const SUBSCRIPTIONS: [&str; 3] = [
+const SUBSCRIPTIONS: [&str; 4] = [
     "kith-bridge-follows",
     "kith-bridge-tagged",
     "kith-bridge-own",
+    "kith-dms",
 ];
 /// Longest text of a reply written through the bridge.
 const MAX_TEXT: usize = 16 * 1024;
@@ -212,6 +213,17 @@ impl Bridge {
         relays: Vec<String>,
     ) -> Result<Event, BridgeError> {
         let event = builder.finalize(keys).map_err(storage)?;
+        self.emit_signed(who, event, relays)
+    }
+
+    /// Stores locally, and queues for `relays`, an event signed already (a
+    /// gift wrap, signed by its one-time key).
+    fn emit_signed(
+        &self,
+        who: &KithKey,
+        event: Event,
+        relays: Vec<String>,
+    ) -> Result<Event, BridgeError> {
         self.store
             .insert(&event, Timestamp::now())
             .map_err(storage)?;
@@ -395,7 +407,19 @@ impl Bridge {
             }),
             // What people write with their linked key in other Nostr apps
             // (and our own bridged events coming back, recognised in take_in).
-            (!linked.is_empty()).then(|| Filter::new().authors(linked).kinds(notes).limit(200)),
+            (!linked.is_empty()).then(|| {
+                Filter::new()
+                    .authors(linked.clone())
+                    .kinds(notes)
+                    .limit(200)
+            }),
+            // NIP-17 private messages to a linked key: gift wraps tagging it.
+            (!linked.is_empty()).then(|| {
+                Filter::new()
+                    .pubkeys(linked)
+                    .kind(Kind::GiftWrap)
+                    .limit(500)
+            }),
         ])
     }
 
@@ -841,6 +865,91 @@ impl NostrBridge for Bridge {
         self.note(&event)
     }
 
+    fn send_dm(&self, who: &KithKey, to: &str, text: &str) -> Result<NostrDm, BridgeError> {
+        use nostr::nips::nip59::GiftWrapBuilder;
+        let text = text.trim();
+        if text.is_empty() || text.len() > MAX_TEXT {
+            return Err(BridgeError::BadText(format!(
+                "a message has 1 to {MAX_TEXT} bytes of text"
+            )));
+        }
+        let keys = self.keys(who)?.ok_or(BridgeError::NotLinked)?;
+        let peer = parse_key(to)?;
+        let me = keys.public_key();
+        // One rumor (kind 14, unsigned), wrapped for the recipient and for
+        // the sender's own other apps and this node (NIP-17).
+        let mut rumor = nostr::prelude::FinalizeUnsignedEvent::finalize_unsigned(
+            EventBuilder::new(Kind::PrivateDirectMessage, text).tag(Tag::public_key(peer)),
+            me,
+        );
+        rumor.ensure_id();
+        let relays = self.relays_of(who)?;
+        for receiver in [peer, me] {
+            let wrap = GiftWrapBuilder::new(receiver, rumor.clone())
+                .finalize(&keys)
+                .map_err(storage)?;
+            self.emit_signed(who, wrap, relays.clone())?;
+        }
+        Ok(NostrDm {
+            id: rumor.id.map(|i| i.to_hex()).unwrap_or_default(),
+            from: key_text(&me),
+            peer: key_text(&peer),
+            content: text.to_owned(),
+            created_at: rumor.created_at.as_secs() * 1000,
+            mine: true,
+        })
+    }
+
+    fn dms(&self, who: &KithKey) -> Result<Vec<NostrDm>, BridgeError> {
+        let Some(keys) = self.keys(who)? else {
+            return Ok(Vec::new());
+        };
+        let me = keys.public_key();
+        let wraps = self.query(
+            Filter::new()
+                .pubkey(me)
+                .kind(Kind::GiftWrap)
+                .limit(LIMITS.max_limit),
+        )?;
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for wrap in wraps {
+            // Not for this key, tampered with, or a seal whose signer the
+            // rumor does not name: left out (NIP-59).
+            let Ok(gift) = nostr::nips::nip59::extract_rumor(&keys, &wrap) else {
+                continue;
+            };
+            let rumor = gift.rumor;
+            if rumor.kind != Kind::PrivateDirectMessage || rumor.pubkey != gift.sender {
+                continue;
+            }
+            let id = rumor.id.map(|i| i.to_hex()).unwrap_or_default();
+            // The same rumor wrapped twice (for each side) shows once.
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let mine = gift.sender == me;
+            let peer = if mine {
+                match rumor.tags.public_keys().next() {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                gift.sender
+            };
+            out.push(NostrDm {
+                id,
+                from: key_text(&gift.sender),
+                peer: key_text(&peer),
+                content: rumor.content,
+                created_at: rumor.created_at.as_secs() * 1000,
+                mine,
+            });
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
     fn mentions(&self, who: &KithKey, limit: usize) -> Result<Vec<NostrNote>, BridgeError> {
         let Some(keys) = self.keys(who)? else {
             return Ok(Vec::new());
@@ -1142,6 +1251,14 @@ async fn inbound_loop(bridge: Arc<Bridge>) {
         };
         if let RelayPoolNotification::Message {
             relay_url,
+            message: RelayMessage::Auth { challenge },
+        } = &n
+        {
+            authenticate(&bridge, &relay_url.to_string(), challenge).await;
+            continue;
+        }
+        if let RelayPoolNotification::Message {
+            relay_url,
             message: RelayMessage::Event { event, .. },
         } = n
         {
@@ -1155,6 +1272,56 @@ async fn inbound_loop(bridge: Arc<Bridge>) {
             if let Ok(Err(e)) = taken {
                 tracing::warn!(error = %e, "bridge: storing a nostr event failed");
             }
+        }
+    }
+}
+
+/// Answers a relay's NIP-42 challenge for every linked key here (a relay
+/// serves gift wraps only to their recipients), then asks that relay again
+/// for the private messages: the first REQ, sent before AUTH, was refused.
+async fn authenticate(bridge: &Arc<Bridge>, relay: &str, challenge: &str) {
+    let b = bridge.clone();
+    let (relay_s, challenge_s) = (relay.to_owned(), challenge.to_owned());
+    let signed = tokio::task::spawn_blocking(move || -> Result<_, BridgeError> {
+        let url = RelayUrl::parse(&relay_s).map_err(storage)?;
+        let mut out = Vec::new();
+        for who in b.db.linked()? {
+            if let Some(keys) = b.keys(&who)? {
+                let auth =
+                    nostr::nips::nip42::ClientAuthentication::new(challenge_s.clone(), url.clone())
+                        .finalize(&keys)
+                        .map_err(storage)?;
+                out.push(auth.as_json());
+            }
+        }
+        let dms = b.interest()?.pop().flatten().map(|f| f.as_json());
+        Ok((out, dms))
+    })
+    .await;
+    let Ok(Ok((auths, dms))) = signed else {
+        return;
+    };
+    for json in auths {
+        let Ok(event) = <nostr_sdk::Event as nostr_sdk::JsonUtil>::from_json(&json) else {
+            continue;
+        };
+        if let Err(e) = bridge
+            .client
+            .send_msg_to([relay], nostr_sdk::ClientMessage::auth(event))
+            .await
+        {
+            tracing::debug!(%relay, error = %e, "bridge: AUTH not sent");
+        }
+    }
+    if let Some(Ok(filter)) = dms.map(|f| <nostr_sdk::Filter as nostr_sdk::JsonUtil>::from_json(f))
+    {
+        let id = SubscriptionId::new(SUBSCRIPTIONS[3]);
+        if let Err(e) = bridge
+            .client
+            .subscribe_with_id_to([relay], id, filter, None)
+            .await
+        {
+            tracing::debug!(%relay, error = %e, "bridge: private messages not asked again");
         }
     }
 }
