@@ -357,6 +357,7 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
             Some(g) => Some(GatewayUrlFile::write(dir, g.addr)?),
             None => None,
         };
+        let stop = StopSignals::install()?;
         let mut out = std::io::stdout().lock();
         let public = node.identity().public().to_string();
         let listen: Vec<String> = node
@@ -402,7 +403,7 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
         }
         out.flush()?;
         drop(out);
-        wait_for_signal().await?;
+        stop.wait().await?;
         if !cli.json {
             eprintln!("{}", m.get("up-stopping", &[]));
         }
@@ -431,20 +432,44 @@ fn up(cli: &Cli, args: &UpArgs, dir: &Path, m: &Messages) -> anyhow::Result<()> 
     })
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
+/// SIGTERM and SIGINT, caught from the moment this is made: made before
+/// the node says it started, so a signal sent as soon as it reads that
+/// stops it cleanly instead of killing it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(mut self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
     }
 }
