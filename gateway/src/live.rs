@@ -460,6 +460,11 @@ fn letter_frame(
         return None;
     }
     let signed = state.node.messenger().try_open(&me, &env.ciphertext).ok()?;
+    // People the reader blocks are not shown, live or in the list.
+    let blocked = state.node.store().reader().blocked(&me).ok()?;
+    if blocked.contains(&signed.letter.from) {
+        return None;
+    }
     let conversation = kith_node::dm::Conversation::of(&signed.letter, &me);
     Some(serde_json::json!({
         "type": "letter",

@@ -339,6 +339,11 @@ impl Default for MessagesSection {
 }
 
 impl MessagesSection {
+    /// `keep_days` in milliseconds.
+    pub fn keep_ms(&self) -> u64 {
+        self.keep_days.saturating_mul(24 * 60 * 60 * 1000)
+    }
+
     /// The mailbox identities, parsed.
     pub fn mailbox_keys(&self) -> Result<Vec<kith_protocol::PublicKey>, ConfigError> {
         self.mailboxes

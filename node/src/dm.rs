@@ -376,13 +376,14 @@ impl Messenger {
         let current = self.group(me, &group)?;
         match (&letter.body, current) {
             // Creating a group: the creator is a member and an admin.
-            (Body::Group(g), None) => {
-                if g.salt.is_none() || !g.members.contains(me) || !g.admins.contains(me) {
-                    return Err(MessageError::NotAllowed(
-                        "a group is created by a change with its salt, from a member and admin",
-                    ));
-                }
+            (Body::Group(g), None)
+                if g.salt.is_none() || !g.members.contains(me) || !g.admins.contains(me) =>
+            {
+                return Err(MessageError::NotAllowed(
+                    "a group is created by a change with its salt, from a member and admin",
+                ));
             }
+            (Body::Group(_), None) => {}
             (Body::Group(_), Some(state)) if !state.admins.contains(me) => {
                 return Err(MessageError::NotAllowed("only an admin changes a group"));
             }

@@ -45,6 +45,8 @@ pub struct Node {
     messenger: Arc<crate::dm::Messenger>,
     /// Identities hosted elsewhere whose mailboxes this node keeps.
     mailboxes: Arc<Vec<PublicKey>>,
+    /// How long envelopes are kept, and how many bytes per identity.
+    retention: crate::config::MessagesSection,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -160,6 +162,7 @@ impl Node {
             bridge: std::sync::OnceLock::new(),
             messenger,
             mailboxes,
+            retention: config.messages.clone(),
             tasks: pipeline_tasks,
         };
         node.subscribe_topics().await;
@@ -191,6 +194,8 @@ impl Node {
             node.store.clone(),
             crate::stories::EXPIRY_EVERY,
         )));
+        node.tasks
+            .push(tokio::spawn(retention_loop(node.retention_handle())));
         node.tasks.push(tokio::spawn(trending_loop(
             node.store.clone(),
             node.trending.clone(),
@@ -282,6 +287,7 @@ impl Node {
             ingest: self.ingest.clone(),
             interest: self.interest.clone(),
             peers: self.peers.clone(),
+            keep_ms: self.retention.keep_ms(),
         }
     }
 
@@ -505,6 +511,24 @@ impl Node {
             }
         }
         Ok(signed)
+    }
+
+    /// Applies the retention of sealed-message envelopes at `now` (ms;
+    /// `specs/messages.md` § 7.4): envelopes for identities this node does
+    /// not host (mailboxes kept for others, copies of letters sent to
+    /// others) go after `keep_days`; a hosted identity's mailbox, which is
+    /// its history, keeps at most `quota_mb`, the oldest going first.
+    /// Returns how many envelopes were removed.
+    pub async fn enforce_retention(&self, now: u64) -> Result<usize, kith_storage::StoreError> {
+        self.retention_handle().enforce(now).await
+    }
+
+    fn retention_handle(&self) -> Retention {
+        Retention {
+            store: self.store.clone(),
+            interest: self.interest.clone(),
+            config: self.retention.clone(),
+        }
     }
 
     /// Asks connected peers for `who`'s profiles (a scoped sync), until
@@ -782,6 +806,77 @@ async fn followed_media_loop(
 
 /// Keeps the trending index: first the last two days from the store, then
 /// each accepted event; forgets old uses hourly.
+/// Retention of sealed-message envelopes (see [`Node::enforce_retention`]).
+#[derive(Debug, Clone)]
+struct Retention {
+    store: Store,
+    interest: Arc<RwLock<Interest>>,
+    config: crate::config::MessagesSection,
+}
+
+impl Retention {
+    async fn enforce(&self, now: u64) -> Result<usize, kith_storage::StoreError> {
+        let locals: std::collections::HashSet<[u8; 32]> = self
+            .interest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .locals()
+            .map(kith_protocol::dm::inbox_hint)
+            .collect();
+        let cutoff = now.saturating_sub(self.config.keep_ms());
+        let quota = self.config.quota_mb.saturating_mul(1 << 20);
+        let store = self.store.clone();
+        let doomed = tokio::task::spawn_blocking(move || {
+            let reader = store.reader();
+            let mut doomed: Vec<kith_protocol::EventId> = reader
+                .inbox_all_before(cutoff)?
+                .into_iter()
+                .filter(|(hint, _, _)| !locals.contains(hint))
+                .map(|(_, _, id)| id)
+                .collect();
+            for hint in &locals {
+                // Newest first, adding up sizes; what passes the quota goes.
+                let mut items = reader.inbox_items(hint, 0, u64::MAX)?;
+                items.reverse();
+                let mut used = 0u64;
+                for (_, id) in items {
+                    used += reader.get(&id)?.map_or(0, |e| e.as_bytes().len() as u64);
+                    if used > quota {
+                        doomed.push(id);
+                    }
+                }
+            }
+            Ok::<_, kith_storage::StoreError>(doomed)
+        })
+        .await
+        .map_err(|_| kith_storage::StoreError::Closed)??;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        self.store.remove(doomed).await
+    }
+}
+
+/// Applies envelope retention a minute after start, then every ten minutes.
+async fn retention_loop(retention: Retention) {
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(600),
+    );
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match retention.enforce(crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "sealed-message envelopes past retention removed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "envelope retention failed; will retry"),
+        }
+    }
+}
+
 async fn trending_loop(store: Store, trending: Arc<Trending>) {
     use tokio::sync::broadcast::error::RecvError;
     // Subscribed before the store is read, so nothing falls in between (an
@@ -831,6 +926,8 @@ struct Syncer {
     ingest: Ingest,
     interest: Arc<RwLock<Interest>>,
     peers: Arc<Peers>,
+    /// How far back mailboxes are reconciled (`[messages] keep_days`).
+    keep_ms: u64,
 }
 
 impl Syncer {
@@ -853,10 +950,14 @@ impl Syncer {
             until: u64::MAX,
             ..Scope::default()
         });
+        // Only the window envelopes are kept for, so what retention
+        // removed here does not come back from a peer that still has it.
+        let since = crate::now_ms().saturating_sub(self.keep_ms);
         let mailbox_scopes = mailboxes
             .chunks(sync::MAX_SCOPE_INBOXES)
             .map(|slice| Scope {
                 inboxes: slice.to_vec(),
+                since,
                 until: u64::MAX,
                 ..Scope::default()
             });

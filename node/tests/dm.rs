@@ -261,3 +261,48 @@ async fn attachments_cross_nodes_encrypted() {
     let (other, _) = kith_node::dm::encrypt_file(b"x").unwrap();
     assert!(kith_node::dm::decrypt_file(&other, &fetched).is_none());
 }
+
+/// Retention (`specs/messages.md` § 7.4): copies kept for someone this
+/// node does not host go after `keep_days`; a hosted identity's mailbox is
+/// its history and goes only past its quota, the oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_for_others_expire_and_a_mailbox_keeps_to_its_quota() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(da.path()).await;
+    let mut tight = config(0);
+    tight.messages.quota_mb = 0;
+    let b = Node::start(
+        db.path(),
+        &tight,
+        kith_node::node::StartOptions {
+            memory_blocks: true,
+            sync_on_connect: true,
+        },
+    )
+    .await
+    .unwrap();
+    let (ana, bob) = (a.identity().public(), b.identity().public());
+    publish_key(&a, "Ana").await;
+    publish_key(&b, "Bob").await;
+    link(&b, &a).await;
+    for i in 0..3 {
+        a.send_letter(&me(&a), text(ana, vec![bob], None, &format!("carta {i}")))
+            .await
+            .unwrap();
+    }
+    eventually(Duration::from_secs(20), "Bob has the three", || async {
+        envelopes(&b, &[bob], 0).len() == 3
+    })
+    .await;
+    // Within the window nothing goes.
+    assert_eq!(a.enforce_retention(now()).await.unwrap(), 0);
+    assert_eq!(envelopes(&a, &[bob], 0).len(), 3);
+    // Past it, A's copies for Bob go; Ana's own mailbox stays.
+    let later = now() + 31 * 24 * 60 * 60 * 1000;
+    assert_eq!(a.enforce_retention(later).await.unwrap(), 3);
+    assert!(envelopes(&a, &[bob], 0).is_empty());
+    assert_eq!(envelopes(&a, &[ana], 0).len(), 3);
+    // Bob's mailbox with a quota of 0: all of it is over the quota.
+    assert_eq!(b.enforce_retention(now()).await.unwrap(), 3);
+    assert!(envelopes(&b, &[bob], 0).is_empty());
+}

@@ -1072,6 +1072,27 @@ impl Reader {
         Ok(out)
     }
 
+    /// `(inbox hint, created_at, id)` of every stored envelope, of any
+    /// inbox, with `created_at < before`: what retention looks at.
+    pub fn inbox_all_before(
+        &self,
+        before: u64,
+    ) -> Result<Vec<([u8; 32], u64, EventId)>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.tree.scan_prefix([keys::INBOX]) {
+            let (k, _) = row?;
+            let hint: [u8; 32] = k
+                .get(1..33)
+                .and_then(|h| h.try_into().ok())
+                .ok_or(StoreError::corrupt(keys::INBOX))?;
+            let (t, id) = keys::tail(&k).ok_or(StoreError::corrupt(keys::INBOX))?;
+            if t < before {
+                out.push((hint, t, id));
+            }
+        }
+        Ok(out)
+    }
+
     /// `(created_at, id, author)` of every stored event inside `community`
     /// (pointing at it with `community`), of `kinds` if not empty, with
     /// `since <= created_at < until`, from the reference index alone.

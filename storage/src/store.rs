@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kith_protocol::Event;
+use kith_protocol::{Event, EventId};
 use tokio::sync::broadcast;
 
 use crate::apply::{IngestOutcome, StoredEvent};
@@ -237,6 +237,29 @@ impl Store {
                 return Ok(total);
             }
         }
+    }
+
+    /// Removes these stored events with their index rows, atomically
+    /// (retention of sealed-message envelopes, `specs/messages.md` § 7.4);
+    /// returns how many were asked for. Absent ids are no error.
+    pub async fn remove(&self, ids: Vec<EventId>) -> Result<usize, StoreError> {
+        let mut total = 0;
+        for chunk in ids.chunks(EXPIRY_CHUNK) {
+            let (reply, answer) = flume::bounded(1);
+            self.inner
+                .inbox
+                .send_async(Command::Remove {
+                    ids: chunk.to_vec(),
+                    reply,
+                })
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            total += answer
+                .recv_async()
+                .await
+                .map_err(|_| StoreError::Closed)??;
+        }
+        Ok(total)
     }
 
     /// [`Store::expire`] for threads outside an async runtime.

@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kith_protocol::Event;
+use kith_protocol::{Event, EventId};
 use tokio::sync::broadcast;
 
 use crate::apply::{Applier, IngestOutcome, StoredEvent};
@@ -40,6 +40,11 @@ pub(crate) enum Command {
     Expire {
         now_ms: u64,
         limit: usize,
+        reply: Reply<usize>,
+    },
+    /// Removes stored events (retention of sealed-message envelopes).
+    Remove {
+        ids: Vec<EventId>,
         reply: Reply<usize>,
     },
     Shutdown,
@@ -170,6 +175,27 @@ impl Writer {
                             return Err((e, answers, rest));
                         }
                     },
+                    Command::Remove { ids, reply } => {
+                        let mut n = 0;
+                        let mut failed = None;
+                        for id in &ids {
+                            match applier.remove(id) {
+                                Ok(()) => n += 1,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        match failed {
+                            None => answers.push(Answer::Expire(reply, n)),
+                            Some(e) => {
+                                rest.push(Command::Remove { ids, reply });
+                                rest.extend(group);
+                                return Err((e, answers, rest));
+                            }
+                        }
+                    }
                     Command::Shutdown => {}
                 }
             }
@@ -247,7 +273,7 @@ fn fail(cmd: Command, e: StoreError) {
     match cmd {
         Command::Ingest { reply, .. } => drop(reply.send(Err(e))),
         Command::Flush { reply } => drop(reply.send(Err(e))),
-        Command::Expire { reply, .. } => drop(reply.send(Err(e))),
+        Command::Expire { reply, .. } | Command::Remove { reply, .. } => drop(reply.send(Err(e))),
         Command::Shutdown => {}
     }
 }

@@ -143,8 +143,10 @@ impl Bridge {
             db,
             media_base: media_base.trim_end_matches('/').to_owned(),
             config,
-            // NIP-42 needs a signer per person; the bridge reads public
-            // notes and writes signed events, so it does not authenticate.
+            // NIP-42 needs a signer per person, which nostr-sdk's one
+            // signer cannot be: the bridge answers challenges itself, for
+            // the linked keys of the people who use that relay
+            // (`authenticate`), so it can read their gift wraps.
             client: Client::builder()
                 .opts(nostr_sdk::ClientOptions::new().automatic_authentication(false))
                 .build(),
@@ -919,24 +921,25 @@ impl NostrBridge for Bridge {
             let Ok(gift) = nostr::nips::nip59::extract_rumor(&keys, &wrap) else {
                 continue;
             };
-            let rumor = gift.rumor;
+            let mut rumor = gift.rumor;
             if rumor.kind != Kind::PrivateDirectMessage || rumor.pubkey != gift.sender {
                 continue;
             }
-            let id = rumor.id.map(|i| i.to_hex()).unwrap_or_default();
+            // One-to-one only: a group message (several `p` tags) is not
+            // bridged, nor one that does not name its reader.
+            let named: Vec<PublicKey> = rumor.tags.public_keys().collect();
+            let mine = gift.sender == me;
+            if named.len() != 1 || (!mine && named[0] != me) {
+                continue;
+            }
+            // The id as computed from the rumor, never as claimed.
+            rumor.id = None;
+            let id = rumor.id().to_hex();
             // The same rumor wrapped twice (for each side) shows once.
             if !seen.insert(id.clone()) {
                 continue;
             }
-            let mine = gift.sender == me;
-            let peer = if mine {
-                match rumor.tags.public_keys().next() {
-                    Some(p) => p,
-                    None => continue,
-                }
-            } else {
-                gift.sender
-            };
+            let peer = if mine { named[0] } else { gift.sender };
             out.push(NostrDm {
                 id,
                 from: key_text(&gift.sender),
@@ -1285,7 +1288,13 @@ async fn authenticate(bridge: &Arc<Bridge>, relay: &str, challenge: &str) {
     let signed = tokio::task::spawn_blocking(move || -> Result<_, BridgeError> {
         let url = RelayUrl::parse(&relay_s).map_err(storage)?;
         let mut out = Vec::new();
+        let relay_norm = norm(&relay_s);
         for who in b.db.linked()? {
+            // Only people who use this relay: authenticating tells the
+            // relay which keys sit on one node.
+            if !b.relays_of(&who)?.iter().any(|r| norm(r) == relay_norm) {
+                continue;
+            }
             if let Some(keys) = b.keys(&who)? {
                 let auth =
                     nostr::nips::nip42::ClientAuthentication::new(challenge_s.clone(), url.clone())
@@ -1313,8 +1322,7 @@ async fn authenticate(bridge: &Arc<Bridge>, relay: &str, challenge: &str) {
             tracing::debug!(%relay, error = %e, "bridge: AUTH not sent");
         }
     }
-    if let Some(Ok(filter)) = dms.map(|f| <nostr_sdk::Filter as nostr_sdk::JsonUtil>::from_json(f))
-    {
+    if let Some(Ok(filter)) = dms.map(<nostr_sdk::Filter as nostr_sdk::JsonUtil>::from_json) {
         let id = SubscriptionId::new(SUBSCRIPTIONS[3]);
         if let Err(e) = bridge
             .client
