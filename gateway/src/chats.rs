@@ -41,6 +41,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_group))
         .routes(routes!(change_group))
         .routes(routes!(rotate_key))
+        .routes(routes!(get_chat_settings, put_chat_settings))
 }
 
 impl From<MessageError> for ApiError {
@@ -99,6 +100,38 @@ async fn ready(state: &AppState, caller: &Caller) -> ApiResult<Keypair> {
         crate::api::publish_payload(state, caller, Payload::Profile(profile), vec![]).await?;
     }
     Ok(root)
+}
+
+/// With the caller's delivery receipts on, acknowledges the letters from
+/// others that a client of theirs is about to see (a sealed receipt per
+/// conversation). Best effort: a receipt that cannot be sent now is sent
+/// on a later fetch.
+async fn acknowledge(state: &AppState, caller: &Caller, root: &Keypair) {
+    let me = caller.identity;
+    let st = state.clone();
+    let pending = blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().unacknowledged(&me)?)
+    })
+    .await
+    .unwrap_or_default();
+    for (conv, ids, upto) in pending {
+        let Ok((to, group)) = addressees(state, me, conv).await else {
+            continue;
+        };
+        let letter = Letter {
+            from: me,
+            to,
+            group,
+            created_at: kith_node::now_ms(),
+            body: Body::Receipt(Receipt {
+                of: ids,
+                read: false,
+            }),
+        };
+        if state.node.send_letter(root, letter).await.is_ok() {
+            let _ = state.node.messenger().mark_delivered(&me, &conv, upto);
+        }
+    }
 }
 
 fn conversation(id: &str) -> ApiResult<Conversation> {
@@ -176,7 +209,7 @@ fn letter_id(id: &str) -> ApiResult<LetterId> {
 }
 
 /// Who a letter in `conv` goes to, and its group.
-async fn addressees(
+pub(crate) async fn addressees(
     state: &AppState,
     me: PublicKey,
     conv: Conversation,
@@ -260,7 +293,8 @@ async fn list_chats(
             ));
         }
     };
-    ready(&state, &caller).await?;
+    let root = ready(&state, &caller).await?;
+    acknowledge(&state, &caller, &root).await;
     let me = caller.identity;
     let st = state.clone();
     let (all, unopened) = blocking(state.work.clone(), move || {
@@ -314,12 +348,13 @@ async fn chat_messages(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
-    ready(&state, &caller).await?;
+    let root = ready(&state, &caller).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     if is_nostr(&id) {
         return nostr_page(&state, &caller, &id, q.before.as_deref(), limit).await;
     }
     let conv = conversation(&id)?;
+    acknowledge(&state, &caller, &root).await;
     let me = caller.identity;
     let st = state.clone();
     let page = blocking(state.work.clone(), move || {
@@ -572,7 +607,8 @@ async fn mark_read(
             .collect::<Vec<_>>())
     })
     .await?;
-    if body.receipt && !unread_ids.is_empty() {
+    let wants_receipt = body.receipt || state.node.messenger().settings(&me).read_receipts;
+    if wants_receipt && !unread_ids.is_empty() {
         send(
             &state,
             &caller,
@@ -956,6 +992,36 @@ async fn change_group(
         axum::Json(serde_json::json!({ "conversation": Conversation::Group(gid).to_text() })),
     )
         .into_response())
+}
+
+/// The caller's receipt settings: `delivery_receipts` (acknowledge each
+/// letter once a client fetched it) and `read_receipts` (tell the others
+/// when a conversation is read). Both off until the person turns them on.
+#[utoipa::path(get, path = "/api/v1/me/chat-settings", tag = "chats",
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
+async fn get_chat_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let s = state.node.messenger().settings(&caller.identity);
+    Ok(axum::Json(s).into_response())
+}
+
+/// Replaces the caller's receipt settings.
+#[utoipa::path(put, path = "/api/v1/me/chat-settings", tag = "chats",
+    security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = "default", body = ErrorBody)))]
+async fn put_chat_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<kith_node::dm::ChatSettings>,
+) -> ApiResult<Response> {
+    let me = caller.identity;
+    let st = state.clone();
+    blocking(state.work.clone(), move || {
+        Ok(st.node.messenger().set_settings(&me, &body)?)
+    })
+    .await?;
+    Ok(axum::Json(body).into_response())
 }
 
 /// Makes a new DM key and publishes it in the caller's profile; the older

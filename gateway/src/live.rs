@@ -58,7 +58,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// caller's uploads, as `GET /api/v1/media/{cid}` shows them),
 /// `{"type":"letter","sub","seq","conversation","id","letter":{…}}` (chats:
 /// each new letter in the caller's mailbox, opened: messages, reactions,
-/// edits, deletions, receipts and group changes), `{"type":"unsubscribed"}`,
+/// edits, deletions, receipts and group changes),
+/// `{"type":"typing","sub","conversation","from"}` (chats: someone is typing;
+/// send `{"op":"typing","conversation":"…"}` to say the caller is, at most
+/// every 3 s), `{"type":"unsubscribed"}`,
 /// `{"type":"pong"}` and `{"type":"error","sub"?,"error":{"code","message"}}`.
 #[utoipa::path(get, path = "/api/v1/live", tag = "live",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
@@ -118,6 +121,10 @@ enum ClientMessage {
     },
     Unsubscribe {
         sub: String,
+    },
+    /// The caller is typing in a conversation (`kith1…` or `group:…`).
+    Typing {
+        conversation: String,
     },
     Ping,
 }
@@ -248,6 +255,8 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
     let mut feed = state.node.store().subscribe();
     let mut notes = state.node.notifications().subscribe();
     let mut uploads = state.node.media().updates();
+    let mut typings = state.node.messenger().typing_updates();
+    let mut last_typing: Option<std::time::Instant> = None;
     let reader = state.node.store().reader().clone();
     let mut viewer = caller
         .as_ref()
@@ -289,9 +298,36 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                 };
                 let out = match serde_json::from_str::<ClientMessage>(text.as_str()) {
                     Err(e) => vec![error_frame(None, "invalid_message", &e.to_string())],
+                    Ok(ClientMessage::Typing { conversation }) => {
+                        typing(&state, caller.as_ref(), &conversation, &mut last_typing).await
+                    }
                     Ok(msg) => handle(msg, &state, &reader, &mut caller, &mut viewer, &mut subs).await,
                 };
                 for m in out {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            t = typings.recv() => {
+                let t = match t {
+                    Ok(t) => t,
+                    // A missed typing indicator is stale anyway.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                if viewer.as_ref().map(|v| v.me) != Some(t.to) {
+                    continue;
+                }
+                let blocked = state.node.store().reader().blocked(&t.to).unwrap_or_default();
+                if blocked.contains(&t.from) {
+                    continue;
+                }
+                for (name, _) in subs.iter().filter(|(_, s)| s.stream == StreamKind::Chats) {
+                    let m = frame(serde_json::json!({
+                        "type": "typing", "sub": name,
+                        "conversation": t.conversation.to_text(), "from": t.from,
+                    }));
                     if tx.send(m).await.is_err() {
                         return;
                     }
@@ -475,6 +511,48 @@ fn letter_frame(
     }))
 }
 
+/// Shortest time between two typing indicators of one connection.
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `{"op":"typing"}`: seals a typing indicator for the conversation's
+/// others. Quiet on success; an error frame when it cannot be sent.
+async fn typing(
+    state: &AppState,
+    caller: Option<&Caller>,
+    conversation: &str,
+    last: &mut Option<std::time::Instant>,
+) -> Vec<Message> {
+    let Some(caller) = caller else {
+        return vec![error_frame(None, "unauthorized", "typing needs a session")];
+    };
+    if last.is_some_and(|t| t.elapsed() < TYPING_EVERY) {
+        return Vec::new();
+    }
+    *last = Some(std::time::Instant::now());
+    let Some(root) = caller.root_key(state) else {
+        return vec![error_frame(
+            None,
+            "root_key_not_held",
+            "typing indicators are signed with the identity's root key",
+        )];
+    };
+    let Some(conv) = kith_node::dm::Conversation::parse(conversation) else {
+        return vec![error_frame(
+            None,
+            "bad_conversation",
+            "a conversation is a kith1… key or group:<64 hex digits>",
+        )];
+    };
+    let (to, group) = match crate::chats::addressees(state, caller.identity, conv).await {
+        Ok(a) => a,
+        Err(e) => return vec![error_frame(None, &e.code, &e.message)],
+    };
+    match state.node.send_typing(&root, to, group).await {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![error_frame(None, e.code(), &e.to_string())],
+    }
+}
+
 fn ready(caller: Option<&Caller>) -> Message {
     frame(serde_json::json!({
         "type": "ready", "identity": caller.map(|c| c.identity.to_text())
@@ -491,6 +569,8 @@ async fn handle(
 ) -> Vec<Message> {
     match msg {
         ClientMessage::Ping => vec![frame(serde_json::json!({ "type": "pong" }))],
+        // Answered in `run`, which keeps the connection's rate limit.
+        ClientMessage::Typing { .. } => Vec::new(),
         ClientMessage::Auth { token } => match Caller::resolve(state, &token).await {
             Ok(c) => {
                 *viewer = Some(self::viewer(state, reader, c.identity, false));

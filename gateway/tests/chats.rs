@@ -63,15 +63,38 @@ async fn two_accounts_chat_page_react_edit_delete_and_read() {
     for i in 0..5 {
         ids.push(send(&n, &ana.token, &bob.identity, &format!("hola {i}")).await);
     }
-    // The first letter arrives live, opened.
-    let frame = loop {
+    // Ana says she is typing; Bob sees it live (same node: handed over).
+    let mut ana_live = Live::connect_ready(n.addr(), &ana.token).await;
+    ana_live
+        .send(json!({"op": "typing", "conversation": bob.identity}))
+        .await;
+    let mut seen = Vec::new();
+    let typing = loop {
         let m = live
             .next(Duration::from_secs(10))
             .await
-            .expect("a letter frame");
-        if m["type"] == "letter" {
+            .expect("a typing frame");
+        if m["type"] == "typing" {
             break m;
         }
+        seen.push(m);
+    };
+    assert_eq!(typing["from"], ana.identity.as_str());
+    assert_eq!(typing["conversation"], ana.identity.as_str());
+    assert_eq!(typing["sub"], "c");
+
+    // The first letter arrives live, opened.
+    let frame = match seen.into_iter().find(|m| m["type"] == "letter") {
+        Some(m) => m,
+        None => loop {
+            let m = live
+                .next(Duration::from_secs(10))
+                .await
+                .expect("a letter frame");
+            if m["type"] == "letter" {
+                break m;
+            }
+        },
     };
     assert_eq!(frame["sub"], "c");
     assert_eq!(frame["conversation"], ana.identity.as_str());
@@ -229,6 +252,50 @@ async fn two_accounts_chat_page_react_edit_delete_and_read() {
     assert_eq!(list.body["unread"], 0);
     let hers = page(&n, &ana.token, &bob.identity, "").await;
     assert_eq!(hers["messages"][0]["read_by"], json!([bob.identity]));
+
+    // Delivery receipts, opted in: a new letter is acknowledged once Bob's
+    // client fetches the list, before he reads it.
+    let off = n
+        .http
+        .get("/api/v1/me/chat-settings", Some(&bob.token))
+        .await
+        .expect(200);
+    assert_eq!(
+        off.body,
+        json!({"delivery_receipts": false, "read_receipts": false})
+    );
+    n.http
+        .put(
+            "/api/v1/me/chat-settings",
+            Some(&bob.token),
+            &json!({"delivery_receipts": true}),
+        )
+        .await
+        .expect(200);
+    let late = send(&n, &ana.token, &bob.identity, "¿llegó?").await;
+    n.http
+        .get("/api/v1/me/chats", Some(&bob.token))
+        .await
+        .expect(200);
+    let hers = page(&n, &ana.token, &bob.identity, "").await;
+    let m = hers["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == late.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(m["delivered_to"], json!([bob.identity]), "{m}");
+    assert_eq!(m["read_by"], json!([]));
+    let r = n
+        .http
+        .put(
+            "/api/v1/me/chat-settings",
+            Some(&bob.token),
+            &json!({"delivery": true}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

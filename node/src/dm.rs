@@ -124,8 +124,20 @@ pub struct MessageView {
     pub reactions: BTreeMap<String, String>,
     /// Who has acknowledged reading it (opt-in read receipts).
     pub read_by: Vec<PublicKey>,
+    /// Whose node has acknowledged receiving it (opt-in delivery receipts).
+    pub delivered_to: Vec<PublicKey>,
     /// Sent by the identity reading.
     pub mine: bool,
+}
+
+/// What a person tells the others about the letters they receive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Acknowledge each letter once a client of theirs has fetched it.
+    pub delivery_receipts: bool,
+    /// Tell the others when a conversation is read.
+    pub read_receipts: bool,
 }
 
 /// A group's current state.
@@ -194,12 +206,24 @@ struct Thread {
     group: Option<GroupView>,
 }
 
+/// Someone is typing in a conversation of an identity hosted here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypingEvent {
+    /// Who reads it (hosted here).
+    pub to: PublicKey,
+    /// Who is typing.
+    pub from: PublicKey,
+    /// Where, as `to` sees it.
+    pub conversation: Conversation,
+}
+
 /// Direct messages for every identity the node hosts.
 pub struct Messenger {
     dir: PathBuf,
     store: Store,
     keys: Mutex<HashMap<PublicKey, Arc<Vec<DmSecret>>>>,
     inboxes: Mutex<HashMap<PublicKey, Inbox>>,
+    typing: tokio::sync::broadcast::Sender<TypingEvent>,
 }
 
 impl std::fmt::Debug for Messenger {
@@ -241,6 +265,7 @@ impl Messenger {
             store,
             keys: Mutex::default(),
             inboxes: Mutex::default(),
+            typing: tokio::sync::broadcast::channel(256).0,
         })
     }
 
@@ -443,6 +468,96 @@ impl Messenger {
         Ok(())
     }
 
+    fn settings_file(&self, who: &PublicKey) -> PathBuf {
+        self.dir.join(format!(
+            "settings-{}",
+            hashed(&[b"settings", who.as_bytes()])
+        ))
+    }
+
+    /// `me`'s receipt settings (both off until turned on).
+    pub fn settings(&self, me: &PublicKey) -> ChatSettings {
+        std::fs::read(self.settings_file(me))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Replaces `me`'s receipt settings.
+    pub fn set_settings(&self, me: &PublicKey, s: &ChatSettings) -> Result<(), MessageError> {
+        let bytes = serde_json::to_vec(s).map_err(std::io::Error::other)?;
+        write_private(&self.settings_file(me), &bytes)?;
+        Ok(())
+    }
+
+    /// With delivery receipts on: the conversations of `me` with letters
+    /// from others not acknowledged yet, each with those letters' ids (at
+    /// most [`dm::MAX_RECEIPT_IDS`]) and the time to mark as acknowledged.
+    /// Nothing with them off.
+    pub fn unacknowledged(
+        &self,
+        me: &PublicKey,
+    ) -> Result<Vec<(Conversation, Vec<LetterId>, u64)>, MessageError> {
+        if !self.settings(me).delivery_receipts {
+            return Ok(Vec::new());
+        }
+        self.refresh(me)?;
+        let markers = self.read_markers(me);
+        let reader = self.store.reader();
+        let blocked: HashSet<PublicKey> = reader.blocked(me)?.into_iter().collect();
+        let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(inbox) = inboxes.get(me) else {
+            return Ok(Vec::new());
+        };
+        // Conversations `me` wrote in: the others are requests (unless
+        // `me` follows them), which get no receipts.
+        let answered: HashSet<Conversation> = inbox
+            .letters
+            .values()
+            .filter(|l| l.from == *me)
+            .map(|l| Conversation::of(l, me))
+            .collect();
+        let mut by: BTreeMap<Conversation, (Vec<LetterId>, u64)> = BTreeMap::new();
+        for ((at, id), l) in &inbox.letters {
+            if l.from == *me || !matches!(l.body, Body::Text(_)) || blocked.contains(&l.from) {
+                continue;
+            }
+            let conv = Conversation::of(l, me);
+            if let Conversation::Peer(k) = conv
+                && !answered.contains(&conv)
+                && !reader.follows(me, &k)?
+            {
+                continue;
+            }
+            let acked = markers
+                .get(&Self::marker_name(
+                    me,
+                    &format!("delivered:{}", conv.to_text()),
+                ))
+                .copied()
+                .unwrap_or(0);
+            if *at <= acked {
+                continue;
+            }
+            let slot = by.entry(conv).or_default();
+            if slot.0.len() < dm::MAX_RECEIPT_IDS {
+                slot.0.push(*id);
+                slot.1 = slot.1.max(*at);
+            }
+        }
+        Ok(by.into_iter().map(|(c, (ids, at))| (c, ids, at)).collect())
+    }
+
+    /// Marks letters of `conv` up to `upto` as acknowledged delivered.
+    pub fn mark_delivered(
+        &self,
+        me: &PublicKey,
+        conv: &Conversation,
+        upto: u64,
+    ) -> Result<(), MessageError> {
+        self.mark_read_named(me, &format!("delivered:{}", conv.to_text()), upto)
+    }
+
     fn read_markers(&self, me: &PublicKey) -> BTreeMap<String, u64> {
         std::fs::read(self.read_file(me))
             .ok()
@@ -590,6 +705,69 @@ impl Messenger {
         Ok(MessagePage { messages, before })
     }
 
+    /// Typing indicators for identities hosted here, as they come.
+    pub fn typing_updates(&self) -> tokio::sync::broadcast::Receiver<TypingEvent> {
+        self.typing.subscribe()
+    }
+
+    /// Seals a typing indicator from `sender` for each of `to` that has a
+    /// DM key (no copy for the sender; nothing stored).
+    pub fn seal_typing(
+        &self,
+        sender: &Keypair,
+        to: Vec<PublicKey>,
+        group: Option<GroupId>,
+        now: u64,
+    ) -> Result<Vec<(PublicKey, Vec<u8>)>, MessageError> {
+        let mut out = Vec::new();
+        for who in to {
+            let Some(key) = self.published_key(&who)? else {
+                continue;
+            };
+            // One letter per recipient, naming only them: it always fits
+            // the smallest bucket, whatever the size of the group.
+            let signed = Letter {
+                from: sender.public(),
+                to: vec![who],
+                group,
+                created_at: now,
+                body: Body::Typing(dm::Typing {}),
+            }
+            .sign(sender)?;
+            out.push((who, signed.seal(&who, &key, &mut rand_core::OsRng)?));
+        }
+        Ok(out)
+    }
+
+    /// Takes a sealed typing indicator for `me`: announced when it opens,
+    /// is a typing letter, is fresh at `now`, and (in a group) comes from a
+    /// member. Answers whether it was announced.
+    pub fn take_typing(&self, me: &PublicKey, ciphertext: &[u8], now: u64) -> bool {
+        let Ok(signed) = self.try_open(me, ciphertext) else {
+            return false;
+        };
+        let l = &signed.letter;
+        if !matches!(l.body, Body::Typing(_)) || l.created_at.abs_diff(now) > dm::TYPING_FRESH_MS {
+            return false;
+        }
+        let conversation = Conversation::of(l, me);
+        if let Conversation::Group(g) = conversation
+            && !self
+                .group(me, &g)
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.members.contains(&l.from))
+        {
+            return false;
+        }
+        let _ = self.typing.send(TypingEvent {
+            to: *me,
+            from: l.from,
+            conversation,
+        });
+        true
+    }
+
     /// Opens one sealed message as `me` would (diagnostics and tests).
     pub fn try_open(
         &self,
@@ -709,6 +887,7 @@ fn build(
                     deleted: false,
                     reactions: BTreeMap::new(),
                     read_by: Vec::new(),
+                    delivered_to: Vec::new(),
                     mine: letter.from == *me,
                 });
             }
@@ -738,17 +917,23 @@ fn build(
                     }
                 }
             }
-            Body::Receipt(r) if r.read => {
+            Body::Receipt(r) => {
                 for of in &r.of {
-                    if let Some(&i) = t.index.get(of)
-                        && t.messages[i].from != letter.from
-                        && !t.messages[i].read_by.contains(&letter.from)
-                    {
-                        t.messages[i].read_by.push(letter.from);
+                    let Some(&i) = t.index.get(of) else { continue };
+                    let m = &mut t.messages[i];
+                    if m.from == letter.from {
+                        continue;
+                    }
+                    // Read implies delivered.
+                    if !m.delivered_to.contains(&letter.from) {
+                        m.delivered_to.push(letter.from);
+                    }
+                    if r.read && !m.read_by.contains(&letter.from) {
+                        m.read_by.push(letter.from);
                     }
                 }
             }
-            Body::Receipt(_) | Body::Group(_) => {}
+            Body::Group(_) | Body::Typing(_) => {}
         }
     }
     t

@@ -156,6 +156,11 @@ impl Interest {
         let mut t: Vec<String> = self.authors().iter().map(topics::author_topic).collect();
         t.extend(self.locals.iter().map(topics::inbox_topic));
         t.extend(self.mailboxes.iter().map(topics::mailbox_topic));
+        t.extend(
+            self.locals
+                .iter()
+                .map(|k| topics::typing_topic(&kith_protocol::dm::inbox_hint(k))),
+        );
         t.sort();
         t.dedup();
         t
@@ -245,7 +250,7 @@ impl Peers {
     }
 
     /// Takes one token; false if the peer is over its rate.
-    fn admit(&self, peer: PeerId) -> bool {
+    pub(crate) fn admit(&self, peer: PeerId) -> bool {
         self.with(peer, |s, l| {
             let now = Instant::now();
             s.tokens = (s.tokens + now.duration_since(s.refilled).as_secs_f64() * l.rate_per_sec)

@@ -238,6 +238,12 @@ impl Node {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let ingest = self.ingest.clone();
         let syncer = self.syncer();
+        let (messenger, interest, gossip, peers) = (
+            self.messenger.clone(),
+            self.interest.clone(),
+            self.gossip.clone(),
+            self.peers.clone(),
+        );
         async move {
             let mut tick = tokio::time::interval(sync_every.unwrap_or(Duration::from_secs(3600)));
             tick.tick().await;
@@ -245,6 +251,44 @@ impl Node {
             loop {
                 tokio::select! {
                     ev = events.next() => match ev {
+                        // Typing indicators are seals, not events: relayed
+                            // when of the one possible size, opened by the
+                            // identity they are for, never stored.
+                            Some(GossipEvent::Message(m)) if crate::topics::is_typing_topic(m.topic.as_str()) => {
+                                use libp2p::gossipsub::MessageAcceptance as Acceptance;
+                                // The same limits as events: banned peers and
+                                // peers over their rate are not relayed.
+                                if peers.is_banned(&m.from) || !peers.admit(m.from) {
+                                    gossip.report(m.message_id, m.from, Acceptance::Ignore);
+                                    continue;
+                                }
+                                let fits = m.data.len() == kith_protocol::dm::BUCKETS[0] + kith_protocol::dm::SEAL_OVERHEAD;
+                                let acceptance = if fits {
+                                    Acceptance::Accept
+                                } else {
+                                    let _ = peers.offence(m.from);
+                                    Acceptance::Reject
+                                };
+                                gossip.report(m.message_id, m.from, acceptance);
+                                if fits {
+                                    let locals: Vec<PublicKey> = interest
+                                        .read()
+                                        .unwrap_or_else(PoisonError::into_inner)
+                                        .locals()
+                                        .copied()
+                                        .collect();
+                                    let topic = m.topic.as_str().to_owned();
+                                    let messenger = messenger.clone();
+                                    tokio::task::spawn_blocking(move || {
+                                        for me in locals {
+                                            let hint = kith_protocol::dm::inbox_hint(&me);
+                                            if crate::topics::typing_topic(&hint) == topic {
+                                                messenger.take_typing(&me, &m.data, crate::now_ms());
+                                            }
+                                        }
+                                    });
+                                }
+                            }
                         Some(GossipEvent::Message(m)) => {
                             let origin = Origin::Gossip { message_id: m.message_id, from: m.from, topic: m.topic };
                             if !ingest.feed(m.data, origin).await {
@@ -495,19 +539,19 @@ impl Node {
                 other => break other?,
             }
         };
-        for env in envelopes {
-            match self
-                .ingest
-                .submit(env.as_bytes().to_vec(), Origin::Local)
-                .await
-            {
+        // All at once: the store takes them in one group commit, and each
+        // is published as soon as it is stored.
+        let verdicts = futures::future::join_all(
+            envelopes
+                .iter()
+                .map(|env| self.ingest.submit(env.as_bytes().to_vec(), Origin::Local)),
+        )
+        .await;
+        for verdict in verdicts {
+            match verdict {
                 Verdict::Store(IngestOutcome::Stored { .. } | IngestOutcome::Duplicate) => {}
-                other => {
-                    return Err(crate::dm::MessageError::NotAllowed(match other {
-                        Verdict::Refused(code) => code,
-                        _ => "envelope_not_stored",
-                    }));
-                }
+                Verdict::Refused(code) => return Err(crate::dm::MessageError::NotAllowed(code)),
+                _ => return Err(crate::dm::MessageError::NotAllowed("envelope_not_stored")),
             }
         }
         Ok(signed)
@@ -566,6 +610,33 @@ impl Node {
                 Err(e) => tracing::debug!(%peer, error = %e, "profile fetch failed"),
             }
         }
+    }
+
+    /// Tells `to` that `sender` is typing (`specs/messages.md` § Typing):
+    /// a sealed typing letter per recipient, handed over directly to those
+    /// hosted here and published on the others' typing topics. Best effort:
+    /// recipients without a known DM key are skipped; nothing is stored.
+    pub async fn send_typing(
+        &self,
+        sender: &Keypair,
+        to: Vec<PublicKey>,
+        group: Option<kith_protocol::dm::GroupId>,
+    ) -> Result<usize, crate::dm::MessageError> {
+        let now = crate::now_ms();
+        let sealed = self.messenger.seal_typing(sender, to, group, now)?;
+        let mut sent = 0;
+        for (who, ct) in sealed {
+            if self.hosts(&who) {
+                sent += usize::from(self.messenger.take_typing(&who, &ct, now));
+                continue;
+            }
+            let topic = crate::topics::typing_topic(&kith_protocol::dm::inbox_hint(&who));
+            match self.gossip.publish(&topic, ct).await {
+                Ok(_) => sent += 1,
+                Err(e) => tracing::debug!(%topic, error = %e, "typing indicator not published"),
+            }
+        }
+        Ok(sent)
     }
 
     /// Hosts another identity on this node (a gateway account): its events,

@@ -8,6 +8,7 @@
 //! | `kith/1/i/<identity>` | events that concern an identity (mentions, follows, replies and reactions to its posts, orders, messages) | the node hosting that identity |
 //! | `kith/1/c/<community>` | events inside a community | nodes with a member of the community |
 //! | `kith/1/m/<inbox hint>` | sealed direct messages, and nothing else | the node hosting the recipient, and mailboxes kept for them |
+//! | `kith/1/t/<inbox hint>` | sealed typing indicators (not events; never stored) | the node hosting the recipient |
 //!
 //! The shard of an author is the low six bits of the first byte of
 //! `sha256("kith/1/a" ‖ key)`: 64 shards, so a node following 500 people
@@ -53,6 +54,17 @@ pub fn mailbox_topic(hint: &[u8; 32]) -> String {
     format!("{PREFIX}/m/{}", hex::encode(hint))
 }
 
+/// The typing topic of an inbox hint: sealed typing indicators, raw (a
+/// seal, not an event), relayed and never stored.
+pub fn typing_topic(hint: &[u8; 32]) -> String {
+    format!("{PREFIX}/t/{}", hex::encode(hint))
+}
+
+/// Whether a topic is a typing topic.
+pub fn is_typing_topic(topic: &str) -> bool {
+    topic.starts_with(&format!("{PREFIX}/t/"))
+}
+
 /// The topic of a community, named by its founding event.
 pub fn community_topic(community: &EventId) -> String {
     format!("{PREFIX}/c/{}", hex::encode(community.digest()))
@@ -86,7 +98,7 @@ pub fn is_kith_topic(topic: &str) -> bool {
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| {
-            matches!(rest.split_once('/'), Some(("a" | "i" | "c" | "m", name)) if !name.is_empty())
+            matches!(rest.split_once('/'), Some(("a" | "i" | "c" | "m" | "t", name)) if !name.is_empty())
         })
 }
 

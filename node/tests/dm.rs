@@ -306,3 +306,50 @@ async fn envelopes_for_others_expire_and_a_mailbox_keeps_to_its_quota() {
     assert_eq!(b.enforce_retention(now()).await.unwrap(), 3);
     assert!(envelopes(&b, &[bob], 0).is_empty());
 }
+
+/// Typing indicators cross nodes on the recipient's typing topic, are
+/// announced only to the identity they are for, and only while fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_indicators_cross_nodes_and_go_stale() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (start(da.path()).await, start(db.path()).await);
+    let (ana, bob) = (a.identity().public(), b.identity().public());
+    publish_key(&a, "Ana").await;
+    publish_key(&b, "Bob").await;
+    link(&b, &a).await;
+    // Ana's node learns Bob's key (a letter fetches his profile), and that
+    // Bob's node is on his typing topic.
+    a.send_letter(&me(&a), text(ana, vec![bob], None, "hola"))
+        .await
+        .unwrap();
+    let topic = kith_node::topics::typing_topic(&dm::inbox_hint(&bob));
+    wait_topic_peer(&a, &topic, b.peer_id()).await;
+    eventually(
+        Duration::from_secs(20),
+        "Bob's node has the letter",
+        || async { envelopes(&b, &[bob], 0).len() == 1 },
+    )
+    .await;
+    let mut typing = b.messenger().typing_updates();
+    assert_eq!(a.send_typing(&me(&a), vec![bob], None).await.unwrap(), 1);
+    let t = tokio::time::timeout(Duration::from_secs(10), typing.recv())
+        .await
+        .expect("a typing indicator in time")
+        .unwrap();
+    assert_eq!((t.to, t.from), (bob, ana));
+    assert_eq!(t.conversation, Conversation::Peer(ana));
+    // A stale one, or one for someone else, is not announced.
+    let old = a
+        .messenger()
+        .seal_typing(&me(&a), vec![bob], None, now() - 60_000)
+        .unwrap();
+    assert!(!b.messenger().take_typing(&bob, &old[0].1, now()));
+    let fresh = a
+        .messenger()
+        .seal_typing(&me(&a), vec![bob], None, now())
+        .unwrap();
+    assert!(!b.messenger().take_typing(&ana, &fresh[0].1, now()));
+    assert!(b.messenger().take_typing(&bob, &fresh[0].1, now()));
+    // Nothing of it was stored.
+    assert_eq!(envelopes(&b, &[bob], 0).len(), 1);
+}

@@ -404,7 +404,19 @@ pub enum Body {
     Receipt(Receipt),
     /// A group's new membership.
     Group(GroupChange),
+    /// The sender is typing. Never stored: sealed like any letter but sent
+    /// on the recipient's typing topic, and shown only while fresh
+    /// ([`TYPING_FRESH_MS`]).
+    Typing(Typing),
 }
+
+/// A typing indicator's body: nothing but the fact.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Typing {}
+
+/// How long a typing indicator counts, either side of its `created_at`.
+pub const TYPING_FRESH_MS: u64 = 15_000;
 
 /// The plaintext of a message, before signing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,7 +508,7 @@ impl Letter {
                     return Err(DmError::field("text", "must not be blank"));
                 }
             }
-            Body::Unsend(_) => {}
+            Body::Unsend(_) | Body::Typing(_) => {}
             Body::Receipt(r) => {
                 if r.of.is_empty() || r.of.len() > MAX_RECEIPT_IDS {
                     return Err(DmError::field(
