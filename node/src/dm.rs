@@ -501,51 +501,47 @@ impl Messenger {
         if !self.settings(me).delivery_receipts {
             return Ok(Vec::new());
         }
-        self.refresh(me)?;
-        let markers = self.read_markers(me);
         let reader = self.store.reader();
-        let blocked: HashSet<PublicKey> = reader.blocked(me)?.into_iter().collect();
-        let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(inbox) = inboxes.get(me) else {
-            return Ok(Vec::new());
-        };
-        // Conversations `me` wrote in: the others are requests (unless
-        // `me` follows them), which get no receipts.
-        let answered: HashSet<Conversation> = inbox
-            .letters
-            .values()
-            .filter(|l| l.from == *me)
-            .map(|l| Conversation::of(l, me))
-            .collect();
-        let mut by: BTreeMap<Conversation, (Vec<LetterId>, u64)> = BTreeMap::new();
-        for ((at, id), l) in &inbox.letters {
-            if l.from == *me || !matches!(l.body, Body::Text(_)) || blocked.contains(&l.from) {
-                continue;
+        let pending = self.with_inbox(me, |inbox, markers, blocked| {
+            // Conversations `me` wrote in: the others are requests (unless
+            // `me` follows them), which get no receipts.
+            let answered: HashSet<Conversation> = inbox
+                .letters
+                .values()
+                .filter(|l| l.from == *me)
+                .map(|l| Conversation::of(l, me))
+                .collect();
+            let mut by: BTreeMap<Conversation, (Vec<LetterId>, u64)> = BTreeMap::new();
+            for ((at, id), l) in &inbox.letters {
+                if l.from == *me || !matches!(l.body, Body::Text(_)) || blocked.contains(&l.from) {
+                    continue;
+                }
+                let conv = Conversation::of(l, me);
+                if let Conversation::Peer(k) = conv
+                    && !answered.contains(&conv)
+                    && !reader.follows(me, &k)?
+                {
+                    continue;
+                }
+                let acked = markers
+                    .get(&Self::marker_name(
+                        me,
+                        &format!("delivered:{}", conv.to_text()),
+                    ))
+                    .copied()
+                    .unwrap_or(0);
+                if *at <= acked {
+                    continue;
+                }
+                let slot = by.entry(conv).or_default();
+                if slot.0.len() < dm::MAX_RECEIPT_IDS {
+                    slot.0.push(*id);
+                    slot.1 = slot.1.max(*at);
+                }
             }
-            let conv = Conversation::of(l, me);
-            if let Conversation::Peer(k) = conv
-                && !answered.contains(&conv)
-                && !reader.follows(me, &k)?
-            {
-                continue;
-            }
-            let acked = markers
-                .get(&Self::marker_name(
-                    me,
-                    &format!("delivered:{}", conv.to_text()),
-                ))
-                .copied()
-                .unwrap_or(0);
-            if *at <= acked {
-                continue;
-            }
-            let slot = by.entry(conv).or_default();
-            if slot.0.len() < dm::MAX_RECEIPT_IDS {
-                slot.0.push(*id);
-                slot.1 = slot.1.max(*at);
-            }
-        }
-        Ok(by.into_iter().map(|(c, (ids, at))| (c, ids, at)).collect())
+            Ok(by.into_iter().map(|(c, (ids, at))| (c, ids, at)).collect())
+        })?;
+        Ok(pending.unwrap_or_default())
     }
 
     /// Marks letters of `conv` up to `upto` as acknowledged delivered.
@@ -610,61 +606,74 @@ impl Messenger {
         Ok(())
     }
 
+    /// Runs `f` on `me`'s mailbox, opened up to now, with `me`'s read
+    /// markers and block list; `None` while `me` has no mailbox here.
+    fn with_inbox<T>(
+        &self,
+        me: &PublicKey,
+        f: impl FnOnce(&Inbox, &BTreeMap<String, u64>, &HashSet<PublicKey>) -> Result<T, MessageError>,
+    ) -> Result<Option<T>, MessageError> {
+        self.refresh(me)?;
+        let markers = self.read_markers(me);
+        let blocked: HashSet<PublicKey> = self.store.reader().blocked(me)?.into_iter().collect();
+        let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        inboxes
+            .get(me)
+            .map(|inbox| f(inbox, &markers, &blocked))
+            .transpose()
+    }
+
     /// `me`'s conversations, the most recent first. Conversations with
     /// people `me` blocks are left out; in a group, their letters are.
     pub fn conversations(&self, me: &PublicKey) -> Result<Vec<ConversationView>, MessageError> {
-        self.refresh(me)?;
-        let markers = self.read_markers(me);
         let reader = self.store.reader();
-        let blocked: HashSet<PublicKey> = reader.blocked(me)?.into_iter().collect();
-        let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(inbox) = inboxes.get(me) else {
-            return Ok(Vec::new());
-        };
-        let convs: HashSet<Conversation> = inbox
-            .letters
-            .values()
-            .map(|l| Conversation::of(l, me))
-            .collect();
-        let mut out = Vec::new();
-        for conv in convs {
-            if matches!(conv, Conversation::Peer(k) if blocked.contains(&k)) {
-                continue;
+        let listed = self.with_inbox(me, |inbox, markers, blocked| {
+            let convs: HashSet<Conversation> = inbox
+                .letters
+                .values()
+                .map(|l| Conversation::of(l, me))
+                .collect();
+            let mut out = Vec::new();
+            for conv in convs {
+                if matches!(conv, Conversation::Peer(k) if blocked.contains(&k)) {
+                    continue;
+                }
+                let thread = build(inbox, me, &conv, blocked);
+                if thread.group.is_none() && matches!(conv, Conversation::Group(_)) {
+                    continue;
+                }
+                let answered = thread.messages.iter().any(|m| m.mine);
+                let request = match conv {
+                    Conversation::Peer(k) => !answered && !reader.follows(me, &k)?,
+                    Conversation::Group(_) => false,
+                };
+                let read = markers
+                    .get(&Self::marker_key(me, &conv))
+                    .copied()
+                    .unwrap_or(0);
+                let unread = thread
+                    .messages
+                    .iter()
+                    .filter(|m| !m.mine && !m.deleted && m.created_at > read)
+                    .count() as u64;
+                let last = thread.messages.last().cloned();
+                out.push(ConversationView {
+                    id: conv.to_text(),
+                    peer: match conv {
+                        Conversation::Peer(k) => Some(k),
+                        Conversation::Group(_) => None,
+                    },
+                    updated_at: last.as_ref().map_or(0, |m| m.created_at),
+                    group: thread.group,
+                    last,
+                    unread: if request { 0 } else { unread },
+                    request,
+                });
             }
-            let thread = build(inbox, me, &conv, &blocked);
-            if thread.group.is_none() && matches!(conv, Conversation::Group(_)) {
-                continue;
-            }
-            let answered = thread.messages.iter().any(|m| m.mine);
-            let request = match conv {
-                Conversation::Peer(k) => !answered && !reader.follows(me, &k)?,
-                Conversation::Group(_) => false,
-            };
-            let read = markers
-                .get(&Self::marker_key(me, &conv))
-                .copied()
-                .unwrap_or(0);
-            let unread = thread
-                .messages
-                .iter()
-                .filter(|m| !m.mine && !m.deleted && m.created_at > read)
-                .count() as u64;
-            let last = thread.messages.last().cloned();
-            out.push(ConversationView {
-                id: conv.to_text(),
-                peer: match conv {
-                    Conversation::Peer(k) => Some(k),
-                    Conversation::Group(_) => None,
-                },
-                updated_at: last.as_ref().map_or(0, |m| m.created_at),
-                group: thread.group,
-                last,
-                unread: if request { 0 } else { unread },
-                request,
-            });
-        }
-        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
-        Ok(out)
+            out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+            Ok(out)
+        })?;
+        Ok(listed.unwrap_or_default())
     }
 
     /// A page of `conv`, oldest first: the `limit` messages before the

@@ -124,6 +124,11 @@ impl Interest {
         self.locals.iter()
     }
 
+    /// The identities hosted here, as a list.
+    pub fn local_keys(&self) -> Vec<PublicKey> {
+        self.locals.iter().copied().collect()
+    }
+
     /// Whether `key` is hosted here.
     pub fn is_local(&self, key: &PublicKey) -> bool {
         self.locals.contains(key)

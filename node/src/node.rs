@@ -271,12 +271,10 @@ impl Node {
                                 };
                                 gossip.report(m.message_id, m.from, acceptance);
                                 if fits {
-                                    let locals: Vec<PublicKey> = interest
+                                    let locals = interest
                                         .read()
                                         .unwrap_or_else(PoisonError::into_inner)
-                                        .locals()
-                                        .copied()
-                                        .collect();
+                                        .local_keys();
                                     let topic = m.topic.as_str().to_owned();
                                     let messenger = messenger.clone();
                                     tokio::task::spawn_blocking(move || {
@@ -350,12 +348,10 @@ impl Node {
         async move {
             while changed.recv().await.is_some() {
                 while changed.try_recv().is_ok() {}
-                let locals: Vec<PublicKey> = interest
+                let locals = interest
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .locals()
-                    .copied()
-                    .collect();
+                    .local_keys();
                 let fresh = match Interest::load(&store, &locals) {
                     Ok(i) => i.with_mailboxes(&mailboxes),
                     Err(e) => {
