@@ -133,6 +133,15 @@ async fn two_accounts_chat_page_react_edit_delete_and_read() {
     .await;
     assert_eq!(texts(&p3), ["hola 0"]);
     assert!(p3.get("before").is_none());
+    let r = n
+        .http
+        .get(
+            &format!("{}?before=nonsense", chat(&ana.identity)),
+            Some(&bob.token),
+        )
+        .await
+        .expect(400);
+    assert_eq!(r.code(), "bad_cursor");
 
     // Bob reacts, Ana edits one and deletes another; Bob tries to edit Ana's.
     n.http

@@ -37,6 +37,9 @@ pub enum MessageError {
     /// No such conversation for this identity.
     #[error("no such conversation")]
     UnknownConversation,
+    /// A page cursor that is not one this node gave out.
+    #[error("the cursor is not valid")]
+    BadCursor,
     /// The sender is not a member (or not an admin, for a change) of the group.
     #[error("{0}")]
     NotAllowed(&'static str),
@@ -55,6 +58,7 @@ impl MessageError {
             MessageError::Letter(e) => e.code(),
             MessageError::NoDmKey(_) => "no_dm_key",
             MessageError::UnknownConversation => "unknown_conversation",
+            MessageError::BadCursor => "bad_cursor",
             MessageError::NotAllowed(_) => "not_allowed",
             MessageError::Store(_) | MessageError::Io(_) => "internal",
         }
@@ -695,7 +699,10 @@ impl Messenger {
         if thread.messages.is_empty() && thread.group.is_none() {
             return Err(MessageError::UnknownConversation);
         }
-        let cursor = before.and_then(parse_cursor);
+        let cursor = match before {
+            Some(text) => Some(parse_cursor(text).ok_or(MessageError::BadCursor)?),
+            None => None,
+        };
         let end = match cursor {
             Some(c) => thread
                 .messages
