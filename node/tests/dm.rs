@@ -22,6 +22,16 @@ async fn link(from: &Node, to: &Node) {
     .await;
 }
 
+/// The first millisecond after `t` (so letters before and after it have
+/// distinct times), waited for as a condition.
+async fn later_than(t: u64) -> u64 {
+    eventually(Duration::from_secs(1), "the clock moves on", || async {
+        now() > t
+    })
+    .await;
+    now()
+}
+
 fn me(node: &Node) -> Keypair {
     Keypair::from_seed(&node.identity().seed()).unwrap()
 }
@@ -198,13 +208,11 @@ async fn a_removed_member_opens_nothing_sent_after() {
     .await;
 
     // Carol is removed; the change reaches her too.
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let removed_at = now();
+    let removed_at = later_than(now()).await;
     a.send_letter(&key, change(vec![ana, bob], vec![bob, carol]))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let after = now();
+    let after = later_than(now()).await;
     a.send_letter(&key, text(ana, vec![bob], Some(g), "después"))
         .await
         .unwrap();
