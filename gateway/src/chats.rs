@@ -459,6 +459,7 @@ async fn send_message(
         text: body.text,
         reply_to,
         attachments: body.attachments,
+        order: None,
     });
     send(&state, &caller, conv, text).await
 }

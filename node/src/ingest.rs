@@ -695,6 +695,16 @@ async fn publish(store: &Store, gossip: &GossipHandle, event: &Event, stats: &In
             notify.push(target.author());
         }
     }
+    // A trade's steps and reviews reach both parties, whoever took the
+    // step before (`specs/trades.md` § Propagation).
+    if matches!(
+        event.kind(),
+        kith_protocol::Kind::TradeUpdate | kith_protocol::Kind::Review
+    ) && let Some(order) = event.event_ref(kith_protocol::Rel::Order)
+        && let Ok(Some(trade)) = store.reader().trade(&order)
+    {
+        notify.extend([trade.seller, trade.buyer]);
+    }
     for topic in topics::topics_for(event, &notify) {
         match gossip.publish(&topic, event.as_bytes().to_vec()).await {
             Ok(_) => stats.bump("published"),

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kith_protocol::{Event, Keypair, Kind, PublicKey, UnsignedEvent};
+use kith_protocol::{Event, EventId, Keypair, Kind, PublicKey, UnsignedEvent};
 use kith_storage::{IngestOutcome, Store, StoreConfig};
 use rust_ipfs::{Ipfs, Multiaddr, PeerId};
 use tokio::sync::mpsc;
@@ -34,6 +34,8 @@ pub struct Node {
     listen: Vec<Multiaddr>,
     gossip: GossipHandle,
     ingest: Ingest,
+    /// Asks peers for missing events.
+    fetch: mpsc::UnboundedSender<crate::ingest::FetchRequest>,
     interest: Arc<RwLock<Interest>>,
     peers: Arc<Peers>,
     trending: Arc<Trending>,
@@ -122,7 +124,7 @@ impl Node {
             gossip: network.gossip.clone(),
             interest: interest.clone(),
             peers: peers.clone(),
-            fetch: fetch_tx,
+            fetch: fetch_tx.clone(),
             on_local_change: changed_tx,
             stats,
             waiting_local: Arc::default(),
@@ -154,6 +156,7 @@ impl Node {
             listen: network.listen.clone(),
             gossip: network.gossip.clone(),
             ingest,
+            fetch: fetch_tx,
             interest,
             peers,
             trending: Arc::new(Trending::new()),
@@ -508,6 +511,32 @@ impl Node {
             .submit(event.as_bytes().to_vec(), Origin::Local)
             .await;
         Ok((event, verdict))
+    }
+
+    /// Asks the peers for an event this node does not have (a listing
+    /// opened by its id, say) and waits up to `within` for it to be
+    /// stored; whether it is here.
+    pub async fn fetch_event(&self, id: EventId, within: Duration) -> bool {
+        let reader = self.store.reader();
+        if reader.contains(&id).unwrap_or(false) {
+            return true;
+        }
+        let _ = self.fetch.send(crate::ingest::FetchRequest {
+            want: kith_storage::Dependency::Event(id),
+            hint: None,
+        });
+        let deadline = tokio::time::Instant::now() + within;
+        let mut stored = self.store.subscribe();
+        loop {
+            if reader.contains(&id).unwrap_or(false) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, stored.recv()).await {
+                Err(_) => return false,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
     }
 
     /// Direct messages of the hosted identities.

@@ -122,6 +122,12 @@ types! {
     Follow = "follow",
     /// Someone viewed one of their stories.
     StoryView = "story_view",
+    /// Someone ordered one of their listings (the seller is told).
+    Order = "order",
+    /// The other party took a step in one of their trades.
+    Trade = "trade",
+    /// The other party of a completed trade reviewed them.
+    Review = "review",
 }
 
 impl Serialize for NotificationType {
@@ -513,6 +519,36 @@ impl Notifications {
                 None,
                 author_of(e.event_ref(Rel::Story))?,
             )),
+            // Grouped per trade: the target is the order (the trade's id).
+            Payload::Order(_) => direct.push(on(
+                NotificationType::Order,
+                None,
+                e.identity_ref(Rel::Seller).map(|s| (s, e.id())),
+            )),
+            Payload::TradeUpdate(_) | Payload::Review(_) => {
+                if let Some(order) = e.event_ref(Rel::Order)
+                    && let Some(trade) = self.reader.trade(&order)?
+                {
+                    let other = if e.author() == trade.buyer {
+                        trade.seller
+                    } else {
+                        trade.buyer
+                    };
+                    let ty = if e.kind() == Kind::Review {
+                        NotificationType::Review
+                    } else {
+                        NotificationType::Trade
+                    };
+                    direct.push(Some((
+                        other,
+                        Activity {
+                            ty,
+                            target: Some(order),
+                            reaction: None,
+                        },
+                    )));
+                }
+            }
             Payload::Follow(_) => {
                 let subject = e.identity_ref(Rel::Subject);
                 // A newer unfollow that arrived first has undone it already.

@@ -144,6 +144,23 @@ fn main() {
             &ana,
             &ana_dm,
         ),
+        (
+            "order-details",
+            "a buyer's delivery details for an order, sent to the seller (the text names the trade with `order`)",
+            Letter {
+                from: bob.public(),
+                to: vec![ana.public()],
+                group: None,
+                created_at: T + 5,
+                body: Body::Text(Text {
+                    text: "Calle Mayor 1, 28013 Madrid".into(),
+                    order: Some(kith_protocol::EventId::from_digest([9; 32])),
+                    ..Text::default()
+                }),
+            },
+            &ana,
+            &ana_dm,
+        ),
     ];
     let mut valid = Vec::new();
     for (name, description, letter, recipient, key) in letters {

@@ -509,6 +509,8 @@ enum Case<'a> {
     Review {
         order: &'a Event,
         state: TradeState,
+        /// The reviewer already reviewed this trade.
+        reviewed: bool,
     },
     Vote {
         poll: &'a Event,
@@ -563,9 +565,11 @@ impl Case<'_> {
                 state,
                 latest,
             } => auth::check_trade_update(event, order, *state, *latest).map(Some),
-            Case::Review { order, state } => {
-                auth::check_review(event, order, *state).map(|()| None)
-            }
+            Case::Review {
+                order,
+                state,
+                reviewed,
+            } => auth::check_review(event, order, *state, *reviewed).map(|()| None),
             Case::Vote { poll } => auth::check_vote(event, poll).map(|()| None),
             Case::Community {
                 community,
@@ -623,9 +627,16 @@ impl Case<'_> {
                 put("state", Value::from(state.name()));
                 put("latest", Value::from(latest.to_string()));
             }
-            Case::Review { order, state } => {
+            Case::Review {
+                order,
+                state,
+                reviewed,
+            } => {
                 put("order_hex", env_hex(order));
                 put("state", Value::from(state.name()));
+                if *reviewed {
+                    put("reviewed", Value::from(true));
+                }
             }
             Case::Vote { poll } => put("poll_hex", env_hex(poll)),
             Case::Community {
@@ -5428,6 +5439,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Completed,
+            reviewed: false,
         },
         None,
     );
@@ -5438,8 +5450,20 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Completed,
+            reviewed: false,
         },
         None,
+    );
+    g.auth(
+        "review-twice",
+        "The buyer reviews the seller of a completed trade a second time.",
+        &buyer_review,
+        Case::Review {
+            order,
+            state: TradeState::Completed,
+            reviewed: true,
+        },
+        Some("review_exists"),
     );
     g.auth(
         "review-before-completion",
@@ -5448,6 +5472,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Delivered,
+            reviewed: false,
         },
         Some("review_without_trade"),
     );
@@ -5458,6 +5483,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Cancelled,
+            reviewed: false,
         },
         Some("review_without_trade"),
     );
@@ -5468,6 +5494,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Completed,
+            reviewed: false,
         },
         Some("review_without_trade"),
     );
@@ -5478,6 +5505,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order,
             state: TradeState::Completed,
+            reviewed: false,
         },
         Some("review_without_trade"),
     );
@@ -5488,6 +5516,7 @@ fn auth_vectors(g: &mut Gen, w: &World) {
         Case::Review {
             order: &bike_order_ok,
             state: TradeState::Completed,
+            reviewed: false,
         },
         Some("state_mismatch"),
     );

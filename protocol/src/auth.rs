@@ -225,9 +225,16 @@ pub fn check_trade_update(
     current.transition(step.state, party)
 }
 
-/// Checks a `review`: the trade it names is completed, and reviewer and
-/// subject are its two parties.
-pub fn check_review(review: &Event, order: &Event, state: TradeState) -> Result<(), AuthError> {
+/// Checks a `review`: the trade it names is completed, reviewer and
+/// subject are its two parties, and the reviewer has not reviewed this
+/// trade before (`reviewed`: whether the node holds a review of this trade
+/// by the same author).
+pub fn check_review(
+    review: &Event,
+    order: &Event,
+    state: TradeState,
+    reviewed: bool,
+) -> Result<(), AuthError> {
     require_kind(review, Kind::Review)?;
     require_kind(order, Kind::Order)?;
     require_ref(review, Rel::Order, order.id(), "review of another trade")?;
@@ -239,6 +246,7 @@ pub fn check_review(review: &Event, order: &Event, state: TradeState) -> Result<
         .identity_ref(Rel::Subject)
         .and_then(|s| trade_party(order, &s));
     match (reviewer, subject) {
+        (Some(a), Some(b)) if a != b && reviewed => Err(AuthError::ReviewExists),
         (Some(a), Some(b)) if a != b => Ok(()),
         _ => Err(AuthError::ReviewWithoutTrade),
     }

@@ -327,6 +327,11 @@ pub struct Text {
     /// Encrypted files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The trade this message is about (an order's id): how a buyer sends
+    /// delivery details to the seller without putting them in the public
+    /// order (`specs/trades.md` § Delivery details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::EventId>,
 }
 
 /// A reaction to a letter; an empty `reaction` takes the sender's reaction back.

@@ -200,6 +200,9 @@ pub enum AuthError {
     /// Reviews need a completed trade between the two parties.
     #[error("a review needs a completed trade between reviewer and subject")]
     ReviewWithoutTrade,
+    /// A party reviews a trade at most once.
+    #[error("this trade already has a review by this party")]
+    ReviewExists,
     /// The actor lacks the community role the action needs.
     #[error("this action needs the `{needed}` role in the community")]
     CommunityRole {
@@ -242,6 +245,7 @@ impl AuthError {
             AuthError::TradeStale => "trade_stale",
             AuthError::ListingUnavailable => "listing_unavailable",
             AuthError::ReviewWithoutTrade => "review_without_trade",
+            AuthError::ReviewExists => "review_exists",
             AuthError::CommunityRole { .. } => "community_role",
             AuthError::NoCurrency => "no_currency",
             AuthError::WrongTargetKind { .. } => "wrong_target_kind",

@@ -64,6 +64,7 @@ const AUTH_ERROR_CODES: &[&str] = &[
     "trade_stale",
     "listing_unavailable",
     "review_without_trade",
+    "review_exists",
     "community_role",
     "no_currency",
     "wrong_target_kind",
@@ -90,6 +91,7 @@ struct Inputs {
     available: Option<u32>,
     order_hex: Option<String>,
     state: Option<TradeState>,
+    reviewed: Option<bool>,
     latest: Option<String>,
     poll_hex: Option<String>,
     community_hex: Option<String>,
@@ -456,7 +458,8 @@ fn run_rule(v: &AuthVector) -> Result<Option<TradeState>, AuthError> {
         "check_review" => {
             let order = event(&i.order_hex.unwrap_or_else(|| need("order_hex")));
             let state = i.state.unwrap_or_else(|| need("state"));
-            auth::check_review(&ev, &order, state).map(|()| None)
+            let reviewed = i.reviewed.unwrap_or(false);
+            auth::check_review(&ev, &order, state, reviewed).map(|()| None)
         }
         "check_vote" => {
             let poll = event(&i.poll_hex.unwrap_or_else(|| need("poll_hex")));

@@ -308,6 +308,12 @@ pub struct TradeRecord {
     pub quantity: u32,
     /// Whether the units were taken from stock (between acceptance and cancellation).
     pub holds_stock: bool,
+    /// Whether the buyer has reviewed the seller.
+    pub buyer_reviewed: bool,
+    /// Whether the seller has reviewed the buyer.
+    pub seller_reviewed: bool,
+    /// When the order was created (ms): the trade's place in the party index.
+    pub ordered_at: u64,
 }
 
 const TRADE_STATES: [TradeState; 11] = [
@@ -337,14 +343,45 @@ impl TradeRecord {
         v.extend_from_slice(self.listing.digest());
         v.extend_from_slice(&self.quantity.to_be_bytes());
         v.push(u8::from(self.holds_stock));
+        v.push(u8::from(self.buyer_reviewed) | (u8::from(self.seller_reviewed) << 1));
+        v.extend_from_slice(&self.ordered_at.to_be_bytes());
         v
     }
 
-    pub(crate) fn decode(v: &[u8]) -> Option<Self> {
-        if v.len() != 1 + 32 * 4 + 4 + 1 {
-            return None;
+    /// The state's one-byte code (its place in the state list).
+    pub(crate) fn state_code(state: TradeState) -> u8 {
+        TRADE_STATES.iter().position(|s| *s == state).unwrap_or(0) as u8
+    }
+
+    /// The state with a one-byte code.
+    pub(crate) fn state_from_code(code: u8) -> Option<TradeState> {
+        TRADE_STATES.get(usize::from(code)).copied()
+    }
+
+    /// The party `key` is in this trade.
+    pub fn party(&self, key: &PublicKey) -> Option<kith_protocol::kinds::trade::Party> {
+        use kith_protocol::kinds::trade::Party;
+        if *key == self.buyer {
+            Some(Party::Buyer)
+        } else if *key == self.seller {
+            Some(Party::Seller)
+        } else {
+            None
         }
+    }
+
+    pub(crate) fn decode(v: &[u8]) -> Option<Self> {
+        // Records written before reviews and the party index were kept
+        // end after `holds_stock`.
+        let (flags, ordered_at) = match v.len() {
+            134 => (0, 0),
+            143 => (v[134], u64::from_be_bytes(v[135..143].try_into().ok()?)),
+            _ => return None,
+        };
         Some(TradeRecord {
+            buyer_reviewed: flags & 1 != 0,
+            seller_reviewed: flags & 2 != 0,
+            ordered_at,
             state: *TRADE_STATES.get(usize::from(v[0]))?,
             latest: id_at(v, 1)?,
             buyer: keys::key_at(v, 33)?,
@@ -614,7 +651,10 @@ impl<'t, 'b> Applier<'t, 'b> {
                 }
                 let original = named;
                 let current = self.current_version(&listing, &original)?;
-                if let Err(e) = auth::check_order(event, &current, self.stock(&original)?) {
+                // Every node judges an order by the listing's terms; only the
+                // seller's node knows the stock, and it declines what it
+                // cannot fill (`specs/trades.md` § Stock).
+                if let Err(e) = auth::check_order(event, &current, u32::MAX) {
                     return reject(e);
                 }
             }
@@ -653,7 +693,12 @@ impl<'t, 'b> Applier<'t, 'b> {
                 let order = self
                     .load_event(&order_id)?
                     .ok_or(StoreError::corrupt(keys::TRADE))?;
-                if let Err(e) = auth::check_review(event, &order, trade.state) {
+                let reviewed = match trade.party(&event.author()) {
+                    Some(kith_protocol::kinds::trade::Party::Buyer) => trade.buyer_reviewed,
+                    Some(kith_protocol::kinds::trade::Party::Seller) => trade.seller_reviewed,
+                    None => false,
+                };
+                if let Err(e) = auth::check_review(event, &order, trade.state, reviewed) {
                     return reject(e);
                 }
             }
@@ -757,6 +802,21 @@ impl<'t, 'b> Applier<'t, 'b> {
                 .load_event(&id)?
                 .ok_or(StoreError::corrupt(keys::LATEST)),
             None => Ok(any.clone()),
+        }
+    }
+
+    /// A trade's record and its two rows in the party index.
+    fn put_trade(&mut self, order: &EventId, trade: &TradeRecord) {
+        self.tx
+            .put(Key::new(keys::TRADE).id(order).build(), trade.encode());
+        for (party, role) in [(&trade.buyer, 0u8), (&trade.seller, 1u8)] {
+            self.tx.put(
+                Key::new(keys::TRADE_PARTY)
+                    .key(party)
+                    .at(trade.ordered_at, order)
+                    .build(),
+                vec![role, TradeRecord::state_code(trade.state)],
+            );
         }
     }
 
@@ -914,15 +974,42 @@ impl<'t, 'b> Applier<'t, 'b> {
                         listing: original,
                         quantity: o.quantity,
                         holds_stock: false,
+                        buyer_reviewed: false,
+                        seller_reviewed: false,
+                        ordered_at: event.created_at(),
                     };
+                    self.put_trade(&id, &record);
+                }
+            }
+            Payload::Review(r) => {
+                if let Some(order) = event.event_ref(Rel::Order)
+                    && let Some(mut trade) = self.trade(&order)?
+                    && let Some(subject) = event.identity_ref(Rel::Subject)
+                {
+                    match trade.party(&author) {
+                        Some(kith_protocol::kinds::trade::Party::Buyer) => {
+                            trade.buyer_reviewed = true;
+                        }
+                        _ => trade.seller_reviewed = true,
+                    }
+                    self.put_trade(&order, &trade);
+                    let counter = |c: KeyCounter| {
+                        Key::new(keys::KEY_COUNT).key(&subject).u8(c as u8).build()
+                    };
+                    self.tx.add(counter(KeyCounter::Reviews), 1)?;
                     self.tx
-                        .put(Key::new(keys::TRADE).id(&id).build(), record.encode());
+                        .add(counter(KeyCounter::RatingSum), i64::from(r.rating))?;
                 }
             }
             Payload::TradeUpdate(step) => {
                 if let Some(order) = event.event_ref(Rel::Order)
                     && let Some(mut trade) = self.trade(&order)?
                 {
+                    if trade.ordered_at == 0
+                        && let Some(o) = self.load_event(&order)?
+                    {
+                        trade.ordered_at = o.created_at();
+                    }
                     let stock = self.stock(&trade.listing)?;
                     if step.state == TradeState::Accepted {
                         self.set_stock(&trade.listing, stock.saturating_sub(trade.quantity));
@@ -933,8 +1020,7 @@ impl<'t, 'b> Applier<'t, 'b> {
                     }
                     trade.state = step.state;
                     trade.latest = id;
-                    self.tx
-                        .put(Key::new(keys::TRADE).id(&order).build(), trade.encode());
+                    self.put_trade(&order, &trade);
                 }
             }
             Payload::Community(_) => {

@@ -28,6 +28,7 @@
 //! | `s` | expires ‖ id | () | story expiry queue |
 //! | `t` | id | delete id ‖ deleter | tombstones |
 //! | `o` | order | trade record | trade state |
+//! | `O` | party ‖ t ‖ order | role ‖ state | trades by party, newest last |
 //! | `w` | listing | available | stock |
 //! | `c` | community | owner ‖ settings id ‖ t | communities |
 //! | `m` | community ‖ member | standing | membership and roles |
@@ -62,6 +63,7 @@ pub(crate) const REVOKED: u8 = b'v';
 pub(crate) const EXPIRY: u8 = b's';
 pub(crate) const TOMBSTONE: u8 = b't';
 pub(crate) const TRADE: u8 = b'o';
+pub(crate) const TRADE_PARTY: u8 = b'O';
 pub(crate) const STOCK: u8 = b'w';
 pub(crate) const COMMUNITY: u8 = b'c';
 pub(crate) const MEMBER: u8 = b'm';
@@ -96,6 +98,7 @@ pub(crate) const DERIVED: &[u8] = &[
     EXPIRY,
     TOMBSTONE,
     TRADE,
+    TRADE_PARTY,
     STOCK,
     COMMUNITY,
     MEMBER,
@@ -130,6 +133,10 @@ pub enum KeyCounter {
     Followers = 0,
     /// People this identity follows.
     Following = 1,
+    /// Reviews received (of completed trades).
+    Reviews = 2,
+    /// Sum of the ratings of those reviews.
+    RatingSum = 3,
 }
 
 /// The one-byte code of a kind in keys: its position in `Kind::ALL`, which

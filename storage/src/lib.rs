@@ -46,9 +46,11 @@ pub use integrity::IntegrityReport;
 pub use keys::{EventCounter, KeyCounter};
 pub use kith_protocol as protocol;
 pub use query::{
-    Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, ThreadItem,
-    ThreadOptions, ThreadPage, ThreadSort, UnknownThreadSort, matches,
+    Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, Reputation,
+    ThreadItem, ThreadOptions, ThreadPage, ThreadSort, TradeFilter, UnknownThreadSort, matches,
 };
-pub use search::{Search, SearchHit, SearchQuery, text_analyzer};
+pub use search::{
+    ListingHit, ListingQuery, ListingSort, Search, SearchHit, SearchQuery, text_analyzer,
+};
 pub use sled_open::{open_sled, remove_partial_snapshots};
 pub use store::{SEARCH_DIR, STORE_DIR, Store, StoreConfig};

@@ -56,6 +56,26 @@ impl FromStr for Cursor {
     }
 }
 
+/// Which of a person's trades [`Reader::trades_of`] returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TradeFilter {
+    /// Only where the person is this party.
+    pub role: Option<kith_protocol::kinds::trade::Party>,
+    /// Only trades in this state.
+    pub state: Option<kith_protocol::kinds::TradeState>,
+    /// Only trades not in a final state.
+    pub open: bool,
+}
+
+/// A person's reputation as a trading partner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reputation {
+    /// Reviews received, each from a completed trade.
+    pub count: u64,
+    /// Their mean rating (1 to 5), when there is any.
+    pub mean: Option<f64>,
+}
+
 /// Which events a listing wants. Empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -1249,6 +1269,79 @@ impl Reader {
             .get(Key::new(keys::TRADE).id(order).build())?
             .map(|v| TradeRecord::decode(&v).ok_or(StoreError::corrupt(keys::TRADE)))
             .transpose()
+    }
+
+    /// The trades `party` is in, newest order first, those strictly older
+    /// than `before`, filtered by `filter`, at most `limit`, with the cursor
+    /// of the next page when there may be more. Reads one index row per
+    /// trade looked at (role and state are in the index), so a seller with
+    /// many trades is paged without loading them.
+    pub fn trades_of(
+        &self,
+        party: &PublicKey,
+        filter: &TradeFilter,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<(EventId, TradeRecord)>, Option<Cursor>), StoreError> {
+        let start = Key::new(keys::TRADE_PARTY).key(party).build();
+        let end = match before {
+            Some(c) => Key::new(keys::TRADE_PARTY)
+                .key(party)
+                .at(c.created_at, &c.id)
+                .build(),
+            None => keys::prefix_end(&start).unwrap_or_default(),
+        };
+        let mut out = Vec::new();
+        let mut next = None;
+        for row in self.tree.range(start..end).rev() {
+            let (k, v) = row?;
+            let (_, order) = keys::tail(&k).ok_or(StoreError::corrupt(keys::TRADE_PARTY))?;
+            let (role, state) = match *v {
+                [role, state] => (role, TradeRecord::state_from_code(state)),
+                _ => return Err(StoreError::corrupt(keys::TRADE_PARTY)),
+            };
+            let state = state.ok_or(StoreError::corrupt(keys::TRADE_PARTY))?;
+            let role = if role == 0 {
+                kith_protocol::kinds::trade::Party::Buyer
+            } else {
+                kith_protocol::kinds::trade::Party::Seller
+            };
+            if filter.role.is_some_and(|r| r != role)
+                || filter.state.is_some_and(|s| s != state)
+                || (filter.open && state.is_final())
+            {
+                continue;
+            }
+            if out.len() == limit {
+                next = out.last().map(|(id, r): &(EventId, TradeRecord)| Cursor {
+                    created_at: r.ordered_at,
+                    id: *id,
+                });
+                break;
+            }
+            if let Some(record) = self.trade(&order)? {
+                out.push((order, record));
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// What `key`'s trading partners said of them: reviews received (of
+    /// completed trades) and the mean rating.
+    pub fn reputation(&self, key: &PublicKey) -> Result<Reputation, StoreError> {
+        let get = |c: KeyCounter| -> Result<u64, StoreError> {
+            Ok(self
+                .tree
+                .get(Key::new(keys::KEY_COUNT).key(key).u8(c as u8).build())?
+                .and_then(|v| u64_at(&v, 0))
+                .unwrap_or(0))
+        };
+        let count = get(KeyCounter::Reviews)?;
+        let sum = get(KeyCounter::RatingSum)?;
+        Ok(Reputation {
+            count,
+            mean: (count > 0).then(|| sum as f64 / count as f64),
+        })
     }
 
     /// Units of a listing (by its original id) still available.

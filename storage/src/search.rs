@@ -24,9 +24,12 @@ use std::time::{Duration, Instant};
 use kith_protocol::kinds::Payload;
 use kith_protocol::{Event, EventId, Kind};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -60,6 +63,55 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
+/// How listing results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListingSort {
+    /// Best match first (needs words; without them, newest first).
+    #[default]
+    Relevance,
+    /// Most recently published or edited first.
+    Newest,
+    /// Cheapest first.
+    PriceAsc,
+    /// Dearest first.
+    PriceDesc,
+}
+
+/// A marketplace search: words (optional) and filters, all of which must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingQuery {
+    /// Words, matched with typo tolerance in title, description, category
+    /// and place; empty to browse.
+    pub text: String,
+    /// A category path: it and its children (`home` matches `home/furniture`).
+    pub category: Option<String>,
+    /// Lowest price per unit, minor units.
+    pub min_price: Option<u64>,
+    /// Highest price per unit, minor units.
+    pub max_price: Option<u64>,
+    /// ISO 4217 code.
+    pub currency: Option<String>,
+    /// A geohash prefix (1 to 6 characters): listings inside that cell.
+    pub near: Option<String>,
+    /// Only listings with units left.
+    pub in_stock: bool,
+    /// Only this seller's listings.
+    pub seller: Option<kith_protocol::PublicKey>,
+    /// Order of the results.
+    pub sort: ListingSort,
+    /// Most hits to return (1 to 100).
+    pub limit: usize,
+}
+
+/// One listing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingHit {
+    /// The listing's id (its original event).
+    pub listing: EventId,
+    /// Its current version.
+    pub version: EventId,
+}
+
 /// One search result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
@@ -84,10 +136,18 @@ struct Fields {
     title: Field,
     description: Field,
     category: Field,
+    place: Field,
+    price: Field,
+    created: Field,
+    currency: Field,
+    cat: Field,
+    geo: Field,
+    seller: Field,
+    stock: Field,
 }
 
 /// Fields searched for words, with their weights.
-const fn weighted(f: &Fields) -> [(Field, f32); 7] {
+const fn weighted(f: &Fields) -> [(Field, f32); 8] {
     [
         (f.text, 1.0),
         (f.tags, 2.0),
@@ -96,6 +156,7 @@ const fn weighted(f: &Fields) -> [(Field, f32); 7] {
         (f.title, 2.5),
         (f.description, 1.0),
         (f.category, 1.5),
+        (f.place, 1.0),
     ]
 }
 
@@ -110,14 +171,22 @@ fn schema() -> (Schema, Fields) {
         id: b.add_text_field("id", STRING | STORED),
         kind: b.add_text_field("kind", STRING | STORED),
         lang: b.add_text_field("lang", STRING),
-        slot: b.add_text_field("slot", STRING),
+        slot: b.add_text_field("slot", STRING | STORED),
         text: b.add_text_field("text", text_opts.clone()),
         tags: b.add_text_field("tags", text_opts.clone()),
         name: b.add_text_field("name", text_opts.clone()),
         bio: b.add_text_field("bio", text_opts.clone()),
         title: b.add_text_field("title", text_opts.clone()),
         description: b.add_text_field("description", text_opts.clone()),
-        category: b.add_text_field("category", text_opts),
+        category: b.add_text_field("category", text_opts.clone()),
+        place: b.add_text_field("place", text_opts),
+        price: b.add_u64_field("price", INDEXED | FAST),
+        created: b.add_u64_field("created", FAST),
+        currency: b.add_text_field("currency", STRING),
+        cat: b.add_text_field("cat", STRING),
+        geo: b.add_text_field("geo", STRING),
+        seller: b.add_text_field("seller", STRING),
+        stock: b.add_text_field("stock", STRING),
     };
     (b.build(), fields)
 }
@@ -178,7 +247,20 @@ impl Search {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| err(tantivy::TantivyError::from(e)))?;
-        let index = Index::open_or_create(directory, schema).map_err(err)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            Ok(index) => index,
+            // An index made with an older schema: it is derived, so it is
+            // dropped and rebuilt from the log.
+            Err(tantivy::TantivyError::SchemaError(e)) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "search index has an older schema; rebuilding it");
+                std::fs::remove_dir_all(dir).map_err(|e| err(tantivy::TantivyError::from(e)))?;
+                std::fs::create_dir_all(dir).map_err(|e| err(tantivy::TantivyError::from(e)))?;
+                let directory = tantivy::directory::MmapDirectory::open(dir)
+                    .map_err(|e| err(tantivy::TantivyError::from(e)))?;
+                Index::open_or_create(directory, schema).map_err(err)?
+            }
+            Err(e) => return Err(err(e)),
+        };
         index.tokenizers().register(ANALYZER, text_analyzer());
         let indexed = index
             .load_metas()
@@ -282,31 +364,7 @@ impl Search {
             return Err(StoreError::BadQuery("no words to search for".into()));
         }
         words.truncate(8);
-        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in &words {
-            let distance = match word.chars().count() {
-                0..=3 => 0,
-                4..=7 => 1,
-                _ => 2,
-            };
-            let mut any_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, weight) in weighted(&f) {
-                let term = Term::from_field_text(field, word);
-                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                any_field.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(exact), 2.0 * weight)),
-                ));
-                if distance > 0 {
-                    let fuzzy = FuzzyTermQuery::new(term, distance, true);
-                    any_field.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
-                    ));
-                }
-            }
-            must.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
-        }
+        let mut must = self.word_clauses(&words, &weighted(&f));
         if !q.kinds.is_empty() {
             let kinds: Vec<(Occur, Box<dyn Query>)> = q
                 .kinds
@@ -356,6 +414,165 @@ impl Search {
         Ok(hits)
     }
 
+    /// One `Must` clause per word: the word (or a near spelling) in any of `fields`.
+    fn word_clauses(&self, words: &[String], fields: &[(Field, f32)]) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in words {
+            let distance = match word.chars().count() {
+                0..=3 => 0,
+                4..=7 => 1,
+                _ => 2,
+            };
+            let mut any_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for &(field, weight) in fields {
+                let term = Term::from_field_text(field, word);
+                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                any_field.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(exact), 2.0 * weight)),
+                ));
+                if distance > 0 {
+                    let fuzzy = FuzzyTermQuery::new(term, distance, true);
+                    any_field.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
+                    ));
+                }
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
+        }
+        must
+    }
+
+    /// Searches the marketplace: listings whose current version matches
+    /// the words (if any) and every filter, in the order asked. A hit is
+    /// checked against the store before it is returned: still the current
+    /// version, not expired at `now` (ms), and with stock when `in_stock`
+    /// asks for it (the index may be a moment behind).
+    pub fn search_listings(&self, q: &ListingQuery, now: u64) -> Result<Vec<ListingHit>, StoreError> {
+        let limit = q.limit.clamp(1, 100);
+        let f = self.inner.fields;
+        let mut words = Vec::new();
+        let mut analyzer = text_analyzer();
+        let mut stream = analyzer.token_stream(&q.text);
+        while let Some(token) = stream.next() {
+            if !words.contains(&token.text) {
+                words.push(token.text.clone());
+            }
+        }
+        words.truncate(8);
+        let fields = [
+            (f.title, 2.5),
+            (f.description, 1.0),
+            (f.category, 1.5),
+            (f.place, 1.0),
+        ];
+        let mut must = self.word_clauses(&words, &fields);
+        let term = |field: Field, text: &str| -> (Occur, Box<dyn Query>) {
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, text),
+                    IndexRecordOption::Basic,
+                )),
+            )
+        };
+        must.push(term(f.kind, Kind::Listing.name()));
+        if let Some(c) = &q.category {
+            must.push(term(f.cat, c.trim_end_matches('/')));
+        }
+        if let Some(c) = &q.currency {
+            must.push(term(f.currency, c));
+        }
+        if let Some(g) = &q.near {
+            must.push(term(f.geo, g));
+        }
+        if let Some(k) = &q.seller {
+            must.push(term(f.seller, &k.to_string()));
+        }
+        if q.in_stock {
+            must.push(term(f.stock, "1"));
+        }
+        if q.min_price.is_some() || q.max_price.is_some() {
+            use std::ops::Bound;
+            let bound = |v: Option<u64>| {
+                v.map_or(Bound::Unbounded, |v| {
+                    Bound::Included(Term::from_field_u64(f.price, v))
+                })
+            };
+            must.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(q.min_price), bound(q.max_price))),
+            ));
+        }
+        let query: Box<dyn Query> = if must.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(must))
+        };
+        let searcher = self.inner.reader.searcher();
+        // A few more than needed: some may have changed since indexing.
+        let want = limit + 20;
+        let sort = match q.sort {
+            ListingSort::Relevance if words.is_empty() => ListingSort::Newest,
+            s => s,
+        };
+        let addresses: Vec<tantivy::DocAddress> = match sort {
+            ListingSort::Relevance => searcher
+                .search(&query, &TopDocs::with_limit(want).order_by_score())?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            ListingSort::Newest => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(want).order_by_fast_field::<u64>("created", tantivy::Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            ListingSort::PriceAsc | ListingSort::PriceDesc => {
+                let order = if sort == ListingSort::PriceAsc {
+                    tantivy::Order::Asc
+                } else {
+                    tantivy::Order::Desc
+                };
+                searcher
+                    .search(
+                        &query,
+                        &TopDocs::with_limit(want).order_by_fast_field::<u64>("price", order),
+                    )?
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .collect()
+            }
+        };
+        let mut hits = Vec::with_capacity(limit);
+        for address in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let version = doc
+                .get_first(f.id)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<EventId>().ok());
+            let listing = doc
+                .get_first(f.slot)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.strip_prefix("listing/"))
+                .and_then(|s| s.parse::<EventId>().ok());
+            let (Some(version), Some(listing)) = (version, listing) else {
+                continue;
+            };
+            if !self.inner.listing_live(&listing, &version, q.in_stock, now)? {
+                continue;
+            }
+            hits.push(ListingHit { listing, version });
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
     /// Stops the indexer after a final commit.
     pub(crate) fn shutdown(&self) {
         let _ = self.tx.send(Msg::Shutdown);
@@ -368,6 +585,33 @@ impl Search {
 impl Drop for Search {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl Inner {
+    /// Whether `version` is still the current, unexpired version of
+    /// `listing` (and has stock, if asked).
+    fn listing_live(
+        &self,
+        listing: &EventId,
+        version: &EventId,
+        in_stock: bool,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(event) = self.store.get(version)? else {
+            return Ok(false);
+        };
+        let Payload::Listing(l) = event.payload() else {
+            return Ok(false);
+        };
+        let current = self
+            .store
+            .latest(&event.author(), Kind::Listing, Some(listing))?
+            .map(|e| e.id());
+        if current != Some(*version) || l.withdrawn || l.expires_at.is_some_and(|t| t <= now) {
+            return Ok(false);
+        }
+        Ok(!in_stock || self.store.stock(listing)? > 0)
     }
 }
 
@@ -518,6 +762,47 @@ impl Indexer {
                 d.add_text(f.title, &l.title);
                 d.add_text(f.description, &l.description);
                 d.add_text(f.category, l.category.replace('/', " "));
+                d.add_u64(f.price, l.price.amount);
+                d.add_u64(f.created, event.created_at());
+                d.add_text(f.currency, &l.price.currency);
+                d.add_text(f.seller, event.author().to_string());
+                let in_stock = self.inner.store.stock(&original)? > 0;
+                d.add_text(f.stock, if in_stock { "1" } else { "0" });
+                let mut path = String::new();
+                for segment in l.category.split('/') {
+                    if !path.is_empty() {
+                        path.push('/');
+                    }
+                    path.push_str(segment);
+                    d.add_text(f.cat, &path);
+                }
+                if let Some(place) = &l.location {
+                    d.add_text(f.place, &place.text);
+                    for n in 1..=place.geohash.len() {
+                        d.add_text(f.geo, &place.geohash[..n]);
+                    }
+                }
+            }
+            // A step that takes units from stock or gives them back changes
+            // whether the listing is in stock: index its current version again.
+            Payload::TradeUpdate(step)
+                if matches!(
+                    step.state,
+                    kith_protocol::kinds::TradeState::Accepted
+                        | kith_protocol::kinds::TradeState::Cancelled
+                ) =>
+            {
+                let listing = event
+                    .event_ref(kith_protocol::Rel::Order)
+                    .and_then(|o| self.inner.store.trade(&o).ok().flatten())
+                    .map(|t| (t.listing, t.seller));
+                if let Some((listing, seller)) = listing
+                    && let Some(current) =
+                        self.inner.store.latest(&seller, Kind::Listing, Some(&listing))?
+                {
+                    return self.index(&current);
+                }
+                return Ok(());
             }
             _ => return Ok(()),
         }

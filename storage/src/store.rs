@@ -283,6 +283,20 @@ impl Store {
         }
     }
 
+    /// Marketplace search (see [`crate::ListingQuery`]); `now` in ms.
+    pub fn search_listings(
+        &self,
+        query: &crate::ListingQuery,
+        now: u64,
+    ) -> Result<Vec<crate::ListingHit>, StoreError> {
+        match &self.inner.search {
+            Some(s) => s.search_listings(query, now),
+            None => Err(StoreError::BadQuery(
+                "search is turned off on this node".into(),
+            )),
+        }
+    }
+
     /// The search index, if this store keeps one.
     pub fn search_index(&self) -> Option<&Search> {
         self.inner.search.as_deref()

@@ -150,6 +150,102 @@ pub struct Listing {
     pub withdrawn: bool,
 }
 
+/// One category of the documented tree (`specs/trades.md` § Categories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Category {
+    /// The path, as listings carry it.
+    pub path: &'static str,
+    /// English name.
+    pub en: &'static str,
+    /// Spanish name.
+    pub es: &'static str,
+}
+
+/// The category tree clients offer, parents before their children. The
+/// category rule is syntactic ([`check_category`]): a path outside the tree
+/// stays valid, so the tree can grow without older nodes refusing listings.
+pub const CATEGORIES: &[Category] = &[
+    Category { path: "home", en: "Home", es: "Hogar" },
+    Category { path: "home/furniture", en: "Furniture", es: "Muebles" },
+    Category { path: "home/kitchen", en: "Kitchen", es: "Cocina" },
+    Category { path: "home/decor", en: "Decor", es: "Decoración" },
+    Category { path: "home/appliances", en: "Appliances", es: "Electrodomésticos" },
+    Category { path: "electronics", en: "Electronics", es: "Electrónica" },
+    Category { path: "electronics/phones", en: "Phones", es: "Teléfonos" },
+    Category { path: "electronics/computers", en: "Computers", es: "Ordenadores" },
+    Category { path: "electronics/audio", en: "Audio", es: "Audio" },
+    Category { path: "electronics/games", en: "Video games", es: "Videojuegos" },
+    Category { path: "clothing", en: "Clothing", es: "Ropa" },
+    Category { path: "clothing/women", en: "Women", es: "Mujer" },
+    Category { path: "clothing/men", en: "Men", es: "Hombre" },
+    Category { path: "clothing/shoes", en: "Shoes", es: "Calzado" },
+    Category { path: "clothing/accessories", en: "Accessories", es: "Accesorios" },
+    Category { path: "kids", en: "Kids", es: "Infantil" },
+    Category { path: "kids/toys", en: "Toys", es: "Juguetes" },
+    Category { path: "kids/clothing", en: "Kids' clothing", es: "Ropa infantil" },
+    Category { path: "kids/gear", en: "Baby gear", es: "Artículos de bebé" },
+    Category { path: "sports", en: "Sports", es: "Deportes" },
+    Category { path: "sports/bikes", en: "Bikes", es: "Bicicletas" },
+    Category { path: "sports/fitness", en: "Fitness", es: "Fitness" },
+    Category { path: "sports/outdoor", en: "Outdoor", es: "Aire libre" },
+    Category { path: "books_media", en: "Books and media", es: "Libros y medios" },
+    Category { path: "books_media/books", en: "Books", es: "Libros" },
+    Category { path: "books_media/music", en: "Music", es: "Música" },
+    Category { path: "books_media/film", en: "Film", es: "Cine" },
+    Category { path: "vehicles", en: "Vehicles", es: "Vehículos" },
+    Category { path: "vehicles/cars", en: "Cars", es: "Coches" },
+    Category { path: "vehicles/motorbikes", en: "Motorbikes", es: "Motos" },
+    Category { path: "vehicles/parts", en: "Parts", es: "Recambios" },
+    Category { path: "garden", en: "Garden", es: "Jardín" },
+    Category { path: "garden/plants", en: "Plants", es: "Plantas" },
+    Category { path: "garden/tools", en: "Garden tools", es: "Herramientas de jardín" },
+    Category { path: "tools", en: "Tools", es: "Herramientas" },
+    Category { path: "tools/hand", en: "Hand tools", es: "Herramientas manuales" },
+    Category { path: "tools/power", en: "Power tools", es: "Herramientas eléctricas" },
+    Category { path: "food", en: "Food", es: "Alimentación" },
+    Category { path: "food/produce", en: "Produce", es: "Productos frescos" },
+    Category { path: "food/baked", en: "Baked goods", es: "Panadería" },
+    Category { path: "food/preserves", en: "Preserves", es: "Conservas" },
+    Category { path: "services", en: "Services", es: "Servicios" },
+    Category { path: "services/lessons", en: "Lessons", es: "Clases" },
+    Category { path: "services/repairs", en: "Repairs", es: "Reparaciones" },
+    Category { path: "services/care", en: "Care", es: "Cuidados" },
+    Category { path: "housing", en: "Housing", es: "Vivienda" },
+    Category { path: "housing/rent", en: "Rent", es: "Alquiler" },
+    Category { path: "housing/rooms", en: "Rooms", es: "Habitaciones" },
+    Category { path: "other", en: "Other", es: "Otros" },
+];
+
+/// The exponent of a currency's minor unit (ISO 4217): 0 for the yen, 3 for
+/// the Kuwaiti dinar, 2 for most. Amounts are in minor units.
+pub fn minor_units(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+impl Price {
+    /// The price as people write it: `12.50 EUR`, `1500 JPY`.
+    pub fn display(&self) -> String {
+        let units = minor_units(&self.currency);
+        let scale = 10u64.pow(units);
+        if units == 0 {
+            format!("{} {}", self.amount, self.currency)
+        } else {
+            format!(
+                "{}.{:0width$} {}",
+                self.amount / scale,
+                self.amount % scale,
+                self.currency,
+                width = units as usize
+            )
+        }
+    }
+}
+
 /// Checks a category path: 1 to 4 segments of `a-z`, `0-9` and `_`, joined by `/`.
 pub fn check_category(category: &str) -> Result<(), EventError> {
     check::required_text("category", category, MAX_CATEGORY_BYTES)?;
@@ -406,6 +502,28 @@ impl KindPayload for Review {
 mod tests {
     use super::Party::*;
     use super::TradeState::*;
+
+    #[test]
+    fn category_tree_is_valid_and_parents_come_first() {
+        for (i, c) in super::CATEGORIES.iter().enumerate() {
+            super::check_category(c.path).unwrap();
+            if let Some((parent, _)) = c.path.rsplit_once('/') {
+                assert!(super::CATEGORIES[..i].iter().any(|p| p.path == parent), "{}", c.path);
+            }
+        }
+    }
+
+    #[test]
+    fn prices_display_with_minor_units() {
+        let p = |amount, currency: &str| super::Price {
+            amount,
+            currency: currency.into(),
+        };
+        assert_eq!(p(1250, "EUR").display(), "12.50 EUR");
+        assert_eq!(p(5, "EUR").display(), "0.05 EUR");
+        assert_eq!(p(1500, "JPY").display(), "1500 JPY");
+        assert_eq!(p(1234, "KWD").display(), "1.234 KWD");
+    }
 
     #[test]
     fn happy_path_with_shipping() {
