@@ -264,3 +264,109 @@ chat-you = you
 chat-deleted = (deleted)
 chat-edited = (edited)
 group-done = group { $id }
+
+# The marketplace (kith market …, kith trade …)
+market-none = no listings found
+market-categories-none = the node offers no categories
+market-listing-line = { $title } · { $price } · { $available ->
+        [0] sold out
+       *[other] { $available } available
+    } · { $seller } · { $id }
+market-withdrawn-tag = withdrawn
+market-show-price = { $price } · { $condition } · { $category }
+market-show-stock = { $available ->
+        [0] sold out
+       *[other] { $available } available
+    } (of { $quantity })
+market-show-seller = seller: { $seller }
+market-reputation = reputation: ★ { $mean } ({ $count ->
+        [one] 1 review
+       *[other] { $count } reviews
+    })
+market-reputation-none = reputation: no reviews yet
+market-show-location = location: { $location }
+market-show-delivery = delivery: { $options }
+market-show-payment = payment: { $options }
+market-show-photos = { $count ->
+        [one] 1 photo
+       *[other] { $count } photos
+    }
+market-show-expires = on sale until { $time }
+market-show-withdrawn = withdrawn by the seller: not for sale
+market-show-dates = listed { $created } · updated { $updated }
+market-show-id = id { $id } · version { $version }
+market-show-order = to buy: { $command }
+market-condition-new = new
+market-condition-like_new = like new
+market-condition-good = good
+market-condition-fair = fair
+market-condition-for_parts = for parts
+market-delivery-pickup = pickup
+market-delivery-shipping = shipping
+market-payment-cash_on_pickup = cash on pickup
+market-payment-bank_transfer = bank transfer
+market-payment-payment_link = payment link
+market-payment-other = other
+market-listed = listed “{ $title }” at { $price }: { $id }
+market-edited = updated “{ $title }” ({ $price }): { $id }
+market-withdrawn = “{ $title }” is no longer for sale: { $id }
+market-edit-nothing = nothing to change: give at least one field, such as --price or --quantity
+market-price-not-a-number = “{ $price }” is not a price: write it like 12.50 or 1500 (a point before the decimals, no thousands separators)
+market-price-negative = a price cannot be negative ({ $price })
+market-price-decimals = { $price } has too many decimals: { $currency } has { $max ->
+        [0] no decimals
+        [one] 1 decimal
+       *[other] { $max } decimals
+    }
+market-price-too-large = { $price } { $currency } is too large a price
+trade-state-ordered = ordered
+trade-state-accepted = accepted
+trade-state-declined = declined
+trade-state-paid = paid
+trade-state-payment_confirmed = payment confirmed
+trade-state-shipped = shipped
+trade-state-delivered = delivered
+trade-state-completed = completed
+trade-state-cancelled = cancelled
+trade-state-disputed = disputed
+trade-state-resolved = resolved
+trade-party-buyer = the buyer
+trade-party-seller = the seller
+trade-action-accepted = accept the order (reserves the units)
+trade-action-declined = decline the order
+trade-action-paid = say you have paid
+trade-action-payment_confirmed = confirm the payment arrived
+trade-action-shipped = say you shipped it (--tracking for the tracking number)
+trade-action-delivered = say you have the item
+trade-action-completed = confirm all went well: the trade is done
+trade-action-cancelled = call the trade off
+trade-action-disputed = say something went wrong
+trade-action-resolved = say the dispute is settled
+trade-action-review = rate the other party (1 to 5, --text for a few words)
+trade-next = what you can do now:
+trade-next-line = { $command } · { $action }
+trade-waiting = nothing for you to do now: waiting for the other party
+trade-with-seller = buying from { $name }
+trade-with-buyer = selling to { $name }
+trade-between = { $buyer } buys from { $seller }
+trade-line = { $title } · { $state } · { $with } · { $time } · { $id }
+trade-none = no trades
+trade-more = more: --before { $before }
+trade-show-title = { $title } · { $quantity } × { $price } = { $total }
+trade-show-state = state: { $state }
+trade-show-you-buy = you are the buyer; seller: { $seller }
+trade-show-you-sell = you are the seller; buyer: { $buyer }
+trade-show-parties = buyer: { $buyer } · seller: { $seller }
+trade-show-terms = delivery: { $delivery } · payment: { $payment }
+trade-history = history:
+trade-history-line = { $time } · { $state } by { $by }
+trade-history-note = note: { $note }
+trade-history-tracking = tracking: { $tracking }
+trade-details = details sent to the seller (only the two of you see them):
+trade-reviews = reviews:
+trade-show-dates = ordered { $created } · updated { $updated }
+trade-show-id = trade { $id } · listing { $listing }
+trade-ordered = ordered { $quantity } × “{ $title }” for { $total }: trade { $id }
+trade-details-sent = your details were sent to the seller only, end-to-end encrypted
+trade-now = trade { $id }: { $state }
+trade-reviewed = review { $stars } published for trade { $id }

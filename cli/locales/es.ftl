@@ -257,3 +257,111 @@ chat-you = tú
 chat-deleted = (eliminado)
 chat-edited = (editado)
 group-done = grupo { $id }
+
+# El mercado (kith market …, kith trade …)
+market-none = no se encontraron anuncios
+market-categories-none = el nodo no ofrece categorías
+market-listing-line = { $title } · { $price } · { $available ->
+        [0] agotado
+        [one] 1 disponible
+       *[other] { $available } disponibles
+    } · { $seller } · { $id }
+market-withdrawn-tag = retirado
+market-show-price = { $price } · { $condition } · { $category }
+market-show-stock = { $available ->
+        [0] agotado
+        [one] 1 disponible
+       *[other] { $available } disponibles
+    } (de { $quantity })
+market-show-seller = vende: { $seller }
+market-reputation = reputación: ★ { $mean } ({ $count ->
+        [one] 1 reseña
+       *[other] { $count } reseñas
+    })
+market-reputation-none = reputación: todavía sin reseñas
+market-show-location = ubicación: { $location }
+market-show-delivery = entrega: { $options }
+market-show-payment = pago: { $options }
+market-show-photos = { $count ->
+        [one] 1 foto
+       *[other] { $count } fotos
+    }
+market-show-expires = a la venta hasta { $time }
+market-show-withdrawn = retirado por quien lo vende: no está a la venta
+market-show-dates = publicado { $created } · actualizado { $updated }
+market-show-id = id { $id } · versión { $version }
+market-show-order = para comprarlo: { $command }
+market-condition-new = nuevo
+market-condition-like_new = como nuevo
+market-condition-good = buen estado
+market-condition-fair = aceptable
+market-condition-for_parts = para piezas
+market-delivery-pickup = recogida en mano
+market-delivery-shipping = envío
+market-payment-cash_on_pickup = efectivo al recoger
+market-payment-bank_transfer = transferencia bancaria
+market-payment-payment_link = enlace de pago
+market-payment-other = otro
+market-listed = anuncio publicado: «{ $title }» a { $price }: { $id }
+market-edited = anuncio «{ $title }» actualizado ({ $price }): { $id }
+market-withdrawn = «{ $title }» ya no está a la venta: { $id }
+market-edit-nothing = nada que cambiar: indica al menos un campo, como --price o --quantity
+market-price-not-a-number = «{ $price }» no es un precio: escríbelo como 12.50 o 1500 (con punto antes de los decimales y sin separador de miles)
+market-price-negative = un precio no puede ser negativo ({ $price })
+market-price-decimals = { $price } tiene demasiados decimales: { $currency } { $max ->
+        [0] no tiene decimales
+        [one] tiene 1
+       *[other] tiene { $max }
+    }
+market-price-too-large = { $price } { $currency } es un precio demasiado alto
+trade-state-ordered = pedido
+trade-state-accepted = aceptado
+trade-state-declined = rechazado
+trade-state-paid = pagado
+trade-state-payment_confirmed = pago confirmado
+trade-state-shipped = enviado
+trade-state-delivered = entregado
+trade-state-completed = completado
+trade-state-cancelled = cancelado
+trade-state-disputed = en disputa
+trade-state-resolved = resuelto
+trade-party-buyer = quien compra
+trade-party-seller = quien vende
+trade-action-accepted = aceptar el pedido (reserva las unidades)
+trade-action-declined = rechazar el pedido
+trade-action-paid = avisar de que has pagado
+trade-action-payment_confirmed = confirmar que el pago llegó
+trade-action-shipped = avisar de que lo enviaste (--tracking para el número de seguimiento)
+trade-action-delivered = avisar de que ya tienes el artículo
+trade-action-completed = confirmar que todo fue bien: el trato termina
+trade-action-cancelled = cancelar el trato
+trade-action-disputed = avisar de que algo salió mal
+trade-action-resolved = dar la disputa por resuelta
+trade-action-review = valorar a la otra parte (de 1 a 5, --text para unas palabras)
+trade-next = lo que puedes hacer ahora:
+trade-next-line = { $command } · { $action }
+trade-waiting = nada que hacer por tu parte: esperando a la otra parte
+trade-with-seller = compras a { $name }
+trade-with-buyer = vendes a { $name }
+trade-between = { $buyer } compra a { $seller }
+trade-line = { $title } · { $state } · { $with } · { $time } · { $id }
+trade-none = no hay tratos
+trade-more = más: --before { $before }
+trade-show-title = { $title } · { $quantity } × { $price } = { $total }
+trade-show-state = estado: { $state }
+trade-show-you-buy = compras tú; vende: { $seller }
+trade-show-you-sell = vendes tú; compra: { $buyer }
+trade-show-parties = compra: { $buyer } · vende: { $seller }
+trade-show-terms = entrega: { $delivery } · pago: { $payment }
+trade-history = historial:
+trade-history-line = { $time } · { $state } por { $by }
+trade-history-note = nota: { $note }
+trade-history-tracking = seguimiento: { $tracking }
+trade-details = datos enviados a quien vende (solo los veis vosotros dos):
+trade-reviews = reseñas:
+trade-show-dates = pedido { $created } · actualizado { $updated }
+trade-show-id = trato { $id } · anuncio { $listing }
+trade-ordered = pedido de { $quantity } × «{ $title }» por { $total }: trato { $id }
+trade-details-sent = tus datos se enviaron solo a quien vende, cifrados de extremo a extremo
+trade-now = trato { $id }: { $state }
+trade-reviewed = reseña { $stars } publicada para el trato { $id }

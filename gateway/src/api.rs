@@ -1108,6 +1108,10 @@ struct IdentityView {
     followed_by_me: Option<bool>,
     /// Hosted on this node.
     hosted: bool,
+    /// As a trading partner: reviews received from completed trades
+    /// (`count`) and their mean rating (`mean`, null without reviews).
+    #[schema(value_type = Object)]
+    reputation: serde_json::Value,
 }
 
 /// An identity's profile and counts.
@@ -1133,6 +1137,10 @@ async fn get_identity(
         following,
         followed_by_me,
         hosted: state.node.hosts(&key),
+        reputation: {
+            let r = reader.reputation(&key)?;
+            serde_json::json!({ "count": r.count, "mean": r.mean })
+        },
     }))
 }
 

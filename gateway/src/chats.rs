@@ -86,7 +86,7 @@ pub(crate) async fn current_profile(state: &AppState, me: PublicKey) -> ApiResul
 
 /// Makes sure the caller has a DM key and that their newest profile names
 /// it; publishes the profile when it does not. Returns the root key.
-async fn ready(state: &AppState, caller: &Caller) -> ApiResult<Keypair> {
+pub(crate) async fn ready(state: &AppState, caller: &Caller) -> ApiResult<Keypair> {
     let root = root_of(state, caller, "sending and reading direct messages")?;
     let me = caller.identity;
     let st = state.clone();

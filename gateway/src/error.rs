@@ -173,10 +173,12 @@ pub fn protocol_status(code: &str) -> StatusCode {
         | "not_trade_party"
         | "review_without_trade"
         | "community_role" => StatusCode::FORBIDDEN,
-        "trade_transition" | "trade_stale" | "listing_unavailable" | "review_exists"
-        | "no_currency" | "deleted" => {
-            StatusCode::CONFLICT
-        }
+        "trade_transition"
+        | "trade_stale"
+        | "listing_unavailable"
+        | "review_exists"
+        | "no_currency"
+        | "deleted" => StatusCode::CONFLICT,
         "store_error" => StatusCode::INTERNAL_SERVER_ERROR,
         "overloaded" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

@@ -25,6 +25,7 @@ mod discover;
 pub mod error;
 pub mod json;
 mod live;
+mod market;
 mod media;
 mod metrics;
 mod nostr;

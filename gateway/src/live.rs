@@ -45,7 +45,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// from a browser, with a first message `{"op":"auth","token":"…"}`. Then:
 ///
 /// - `{"op":"subscribe","sub":"h","stream":"home"}` (also `"notifications"`,
-///   `"media"`, or `"thread"` with `"thread":"<id>"`), optionally with
+///   `"media"`, `"chats"`, `"trades"`, or `"thread"` with `"thread":"<id>"`), optionally with
 ///   `"after_seq":N` to replay what was accepted after a page's `seq`;
 /// - `{"op":"unsubscribe","sub":"h"}`; `{"op":"ping"}`.
 ///
@@ -59,6 +59,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// `{"type":"letter","sub","seq","conversation","id","letter":{…}}` (chats:
 /// each new letter in the caller's mailbox, opened: messages, reactions,
 /// edits, deletions, receipts and group changes),
+/// `{"type":"trade","sub","seq","kind","event","trade":{…}}` (trades: each
+/// order, step or review of a trade the caller is a party to, with the
+/// trade as `GET /api/v1/me/trades` lists it),
 /// `{"type":"typing","sub","conversation","from"}` (chats: someone is typing;
 /// send `{"op":"typing","conversation":"…"}` to say the caller is, at most
 /// every 3 s), `{"type":"unsubscribed"}`,
@@ -138,6 +141,8 @@ enum StreamKind {
     Media,
     /// New letters in the caller's conversations, opened.
     Chats,
+    /// Orders, steps and reviews of the caller's trades.
+    Trades,
 }
 
 #[derive(Debug)]
@@ -185,7 +190,9 @@ fn matches(sub: &Sub, viewer: Option<&Viewer>, e: &Event) -> bool {
         }),
         // Notification groups come from the notification service
         // (`notification_frames`), not from raw events.
-        StreamKind::Notifications | StreamKind::Media | StreamKind::Chats => false,
+        StreamKind::Notifications | StreamKind::Media | StreamKind::Chats | StreamKind::Trades => {
+            false
+        }
     }
 }
 
@@ -420,13 +427,24 @@ async fn run(socket: WebSocket, state: AppState, mut caller: Option<Caller>) {
                         }
                         _ => None,
                     };
+                    let trade = match &viewer {
+                        Some(v) if subs.values().any(|x| x.stream == StreamKind::Trades) => {
+                            crate::market::trade_frame(&reader, &v.me, &s)
+                        }
+                        _ => None,
+                    };
                     for (name, sub) in subs.iter_mut() {
                         if sub.stream == StreamKind::Notifications || s.seq <= sub.last {
                             continue;
                         }
                         sub.last = s.seq;
-                        if sub.stream == StreamKind::Chats {
-                            if let Some(l) = &letter {
+                        if sub.stream == StreamKind::Chats || sub.stream == StreamKind::Trades {
+                            let one = if sub.stream == StreamKind::Chats {
+                                &letter
+                            } else {
+                                &trade
+                            };
+                            if let Some(l) = one {
                                 let mut l = l.clone();
                                 l["sub"] = serde_json::Value::from(name.as_str());
                                 out.push(frame(l));
@@ -644,8 +662,9 @@ async fn handle(
             {
                 return subscribe_notifications(state, me, sub, after_seq, subs);
             }
-            if stream == StreamKind::Chats {
-                // New letters from now on (GET /api/v1/me/chats has the rest).
+            if stream == StreamKind::Chats || stream == StreamKind::Trades {
+                // New letters or trade events from now on (GET
+                // /api/v1/me/chats and /api/v1/me/trades have the rest).
                 subs.insert(
                     sub.clone(),
                     Sub {

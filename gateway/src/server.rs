@@ -74,6 +74,8 @@ pub struct RunningGateway {
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     follower: JoinHandle<()>,
+    /// Declines orders the sellers hosted here cannot fill.
+    market: JoinHandle<()>,
 }
 
 impl RunningGateway {
@@ -105,7 +107,7 @@ impl RunningGateway {
         .await;
         // An aborted task drops its future later, on a worker: await each
         // so that its hold on the state is gone when `stop` returns.
-        for task in [&mut self.sweeper, &mut self.follower] {
+        for task in [&mut self.sweeper, &mut self.follower, &mut self.market] {
             task.abort();
             let _ = task.await;
         }
@@ -197,6 +199,7 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
             }
         }
     });
+    let market = tokio::spawn(crate::market::decline_unfillable(state.clone()));
     tracing::info!(url = %format!("http://{addr}"), "gateway listening");
     Ok(RunningGateway {
         addr,
@@ -205,6 +208,7 @@ pub async fn serve(node: Arc<Node>, config: &GatewaySection) -> anyhow::Result<R
         task,
         sweeper,
         follower,
+        market,
     })
 }
 
@@ -321,6 +325,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(crate::discover::routes())
         .merge(crate::nostr::routes())
         .merge(crate::chats::routes())
+        .merge(crate::market::routes())
         .merge(crate::media::routes())
 }
 

@@ -120,6 +120,9 @@ pub struct MessageView {
     /// person's own client).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<dm::Attachment>,
+    /// The trade it is about (delivery details of an order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<kith_protocol::EventId>,
     /// Edited by its sender.
     pub edited: bool,
     /// Deleted by its sender.
@@ -899,6 +902,7 @@ fn build(
                     text: x.text.clone(),
                     reply_to: x.reply_to,
                     attachments: x.attachments.clone(),
+                    order: x.order,
                     edited: false,
                     deleted: false,
                     reactions: BTreeMap::new(),

@@ -9,6 +9,7 @@
 mod chats;
 mod discover;
 mod keys;
+mod market;
 mod media;
 mod node;
 mod nostr;
@@ -146,6 +147,14 @@ pub(crate) enum Remote {
     /// Create a group, add or remove members.
     #[command(subcommand)]
     Group(chats::GroupCommand),
+    /// The marketplace: list, search and show listings; sell, edit and
+    /// withdraw your own; the category tree.
+    #[command(subcommand)]
+    Market(market::MarketCommand),
+    /// Trades: order from a listing, take each step (accept, pay, ship…),
+    /// review the other party, see your trades.
+    #[command(subcommand)]
+    Trade(market::TradeCommand),
 }
 
 /// An identity to act on.
@@ -260,6 +269,8 @@ async fn dispatch(ctx: &Ctx<'_>, command: &Remote) -> anyhow::Result<()> {
         Remote::Chats => chats::chats(ctx).await,
         Remote::Chat { id, limit } => chats::chat(ctx, id, *limit).await,
         Remote::Group(command) => chats::group(ctx, command).await,
+        Remote::Market(command) => market::market(ctx, command).await,
+        Remote::Trade(command) => market::trade(ctx, command).await,
     }
 }
 
