@@ -973,8 +973,9 @@ async fn take_step(
         && e.code == "listing_unavailable"
         && to == TradeState::Accepted
     {
-        // Nothing left for it: the seller's node declines it now.
-        let declined = decline(&state, &caller, id).await.is_ok();
+        // Nothing left for it: the seller's node declines it now (or has
+        // just done so on its own, after the acceptance that took the stock).
+        let declined = declined_for_stock(&state, &caller, id).await;
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "listing_unavailable",
@@ -984,6 +985,26 @@ async fn take_step(
     }
     result?;
     trade_reply(&state, id, Some(caller.identity), StatusCode::CREATED, true).await
+}
+
+/// Makes sure trade `id` ends declined for lack of stock: declines it, or
+/// sees that the node's own watcher ([`decline_unfillable`]) did; whether
+/// it is declined.
+async fn declined_for_stock(state: &AppState, caller: &Caller, id: EventId) -> bool {
+    for _ in 0..20 {
+        match load_trade(state, id).await {
+            Ok(t) if t.state == TradeState::Declined => return true,
+            Ok(t) if t.state != TradeState::Ordered => return false,
+            Ok(_) => {
+                if decline(state, caller, id).await.is_ok() {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// Declines trade `id` for `caller` (its seller), noting it sold out.
@@ -1035,6 +1056,13 @@ async fn review_trade(
             ));
         }
     };
+    // The store would keep an early review waiting for the completion; a
+    // person asking now is told it is too early.
+    if trade.state != TradeState::Completed {
+        return Err(ApiError::auth(
+            &kith_node::protocol::AuthError::ReviewWithoutTrade,
+        ));
+    }
     publish(
         &state,
         &caller,

@@ -684,6 +684,16 @@ impl<'t, 'b> Applier<'t, 'b> {
                 let Some(trade) = self.trade(&order_id)? else {
                     return pending(Dependency::Event(order_id));
                 };
+                // Someone who is not a party, or a review of oneself, is
+                // refused at once; a party's review waits for the completion
+                // if the trade may still complete.
+                let subject = event
+                    .identity_ref(Rel::Subject)
+                    .and_then(|s| trade.party(&s));
+                match (trade.party(&event.author()), subject) {
+                    (Some(a), Some(b)) if a != b => {}
+                    _ => return reject(AuthError::ReviewWithoutTrade),
+                }
                 if trade.state != TradeState::Completed {
                     if trade.state.is_final() {
                         return reject(AuthError::ReviewWithoutTrade);
@@ -993,9 +1003,8 @@ impl<'t, 'b> Applier<'t, 'b> {
                         _ => trade.seller_reviewed = true,
                     }
                     self.put_trade(&order, &trade);
-                    let counter = |c: KeyCounter| {
-                        Key::new(keys::KEY_COUNT).key(&subject).u8(c as u8).build()
-                    };
+                    let counter =
+                        |c: KeyCounter| Key::new(keys::KEY_COUNT).key(&subject).u8(c as u8).build();
                     self.tx.add(counter(KeyCounter::Reviews), 1)?;
                     self.tx
                         .add(counter(KeyCounter::RatingSum), i64::from(r.rating))?;

@@ -415,7 +415,11 @@ impl Search {
     }
 
     /// One `Must` clause per word: the word (or a near spelling) in any of `fields`.
-    fn word_clauses(&self, words: &[String], fields: &[(Field, f32)]) -> Vec<(Occur, Box<dyn Query>)> {
+    fn word_clauses(
+        &self,
+        words: &[String],
+        fields: &[(Field, f32)],
+    ) -> Vec<(Occur, Box<dyn Query>)> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in words {
             let distance = match word.chars().count() {
@@ -449,7 +453,11 @@ impl Search {
     /// checked against the store before it is returned: still the current
     /// version, not expired at `now` (ms), and with stock when `in_stock`
     /// asks for it (the index may be a moment behind).
-    pub fn search_listings(&self, q: &ListingQuery, now: u64) -> Result<Vec<ListingHit>, StoreError> {
+    pub fn search_listings(
+        &self,
+        q: &ListingQuery,
+        now: u64,
+    ) -> Result<Vec<ListingHit>, StoreError> {
         let limit = q.limit.clamp(1, 100);
         let f = self.inner.fields;
         let mut words = Vec::new();
@@ -526,7 +534,8 @@ impl Search {
             ListingSort::Newest => searcher
                 .search(
                     &query,
-                    &TopDocs::with_limit(want).order_by_fast_field::<u64>("created", tantivy::Order::Desc),
+                    &TopDocs::with_limit(want)
+                        .order_by_fast_field::<u64>("created", tantivy::Order::Desc),
                 )?
                 .into_iter()
                 .map(|(_, a)| a)
@@ -562,7 +571,10 @@ impl Search {
             let (Some(version), Some(listing)) = (version, listing) else {
                 continue;
             };
-            if !self.inner.listing_live(&listing, &version, q.in_stock, now)? {
+            if !self
+                .inner
+                .listing_live(&listing, &version, q.in_stock, now)?
+            {
                 continue;
             }
             hits.push(ListingHit { listing, version });
@@ -798,7 +810,9 @@ impl Indexer {
                     .map(|t| (t.listing, t.seller));
                 if let Some((listing, seller)) = listing
                     && let Some(current) =
-                        self.inner.store.latest(&seller, Kind::Listing, Some(&listing))?
+                        self.inner
+                            .store
+                            .latest(&seller, Kind::Listing, Some(&listing))?
                 {
                     return self.index(&current);
                 }

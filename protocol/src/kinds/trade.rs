@@ -165,55 +165,251 @@ pub struct Category {
 /// category rule is syntactic ([`check_category`]): a path outside the tree
 /// stays valid, so the tree can grow without older nodes refusing listings.
 pub const CATEGORIES: &[Category] = &[
-    Category { path: "home", en: "Home", es: "Hogar" },
-    Category { path: "home/furniture", en: "Furniture", es: "Muebles" },
-    Category { path: "home/kitchen", en: "Kitchen", es: "Cocina" },
-    Category { path: "home/decor", en: "Decor", es: "Decoración" },
-    Category { path: "home/appliances", en: "Appliances", es: "Electrodomésticos" },
-    Category { path: "electronics", en: "Electronics", es: "Electrónica" },
-    Category { path: "electronics/phones", en: "Phones", es: "Teléfonos" },
-    Category { path: "electronics/computers", en: "Computers", es: "Ordenadores" },
-    Category { path: "electronics/audio", en: "Audio", es: "Audio" },
-    Category { path: "electronics/games", en: "Video games", es: "Videojuegos" },
-    Category { path: "clothing", en: "Clothing", es: "Ropa" },
-    Category { path: "clothing/women", en: "Women", es: "Mujer" },
-    Category { path: "clothing/men", en: "Men", es: "Hombre" },
-    Category { path: "clothing/shoes", en: "Shoes", es: "Calzado" },
-    Category { path: "clothing/accessories", en: "Accessories", es: "Accesorios" },
-    Category { path: "kids", en: "Kids", es: "Infantil" },
-    Category { path: "kids/toys", en: "Toys", es: "Juguetes" },
-    Category { path: "kids/clothing", en: "Kids' clothing", es: "Ropa infantil" },
-    Category { path: "kids/gear", en: "Baby gear", es: "Artículos de bebé" },
-    Category { path: "sports", en: "Sports", es: "Deportes" },
-    Category { path: "sports/bikes", en: "Bikes", es: "Bicicletas" },
-    Category { path: "sports/fitness", en: "Fitness", es: "Fitness" },
-    Category { path: "sports/outdoor", en: "Outdoor", es: "Aire libre" },
-    Category { path: "books_media", en: "Books and media", es: "Libros y medios" },
-    Category { path: "books_media/books", en: "Books", es: "Libros" },
-    Category { path: "books_media/music", en: "Music", es: "Música" },
-    Category { path: "books_media/film", en: "Film", es: "Cine" },
-    Category { path: "vehicles", en: "Vehicles", es: "Vehículos" },
-    Category { path: "vehicles/cars", en: "Cars", es: "Coches" },
-    Category { path: "vehicles/motorbikes", en: "Motorbikes", es: "Motos" },
-    Category { path: "vehicles/parts", en: "Parts", es: "Recambios" },
-    Category { path: "garden", en: "Garden", es: "Jardín" },
-    Category { path: "garden/plants", en: "Plants", es: "Plantas" },
-    Category { path: "garden/tools", en: "Garden tools", es: "Herramientas de jardín" },
-    Category { path: "tools", en: "Tools", es: "Herramientas" },
-    Category { path: "tools/hand", en: "Hand tools", es: "Herramientas manuales" },
-    Category { path: "tools/power", en: "Power tools", es: "Herramientas eléctricas" },
-    Category { path: "food", en: "Food", es: "Alimentación" },
-    Category { path: "food/produce", en: "Produce", es: "Productos frescos" },
-    Category { path: "food/baked", en: "Baked goods", es: "Panadería" },
-    Category { path: "food/preserves", en: "Preserves", es: "Conservas" },
-    Category { path: "services", en: "Services", es: "Servicios" },
-    Category { path: "services/lessons", en: "Lessons", es: "Clases" },
-    Category { path: "services/repairs", en: "Repairs", es: "Reparaciones" },
-    Category { path: "services/care", en: "Care", es: "Cuidados" },
-    Category { path: "housing", en: "Housing", es: "Vivienda" },
-    Category { path: "housing/rent", en: "Rent", es: "Alquiler" },
-    Category { path: "housing/rooms", en: "Rooms", es: "Habitaciones" },
-    Category { path: "other", en: "Other", es: "Otros" },
+    Category {
+        path: "home",
+        en: "Home",
+        es: "Hogar",
+    },
+    Category {
+        path: "home/furniture",
+        en: "Furniture",
+        es: "Muebles",
+    },
+    Category {
+        path: "home/kitchen",
+        en: "Kitchen",
+        es: "Cocina",
+    },
+    Category {
+        path: "home/decor",
+        en: "Decor",
+        es: "Decoración",
+    },
+    Category {
+        path: "home/appliances",
+        en: "Appliances",
+        es: "Electrodomésticos",
+    },
+    Category {
+        path: "electronics",
+        en: "Electronics",
+        es: "Electrónica",
+    },
+    Category {
+        path: "electronics/phones",
+        en: "Phones",
+        es: "Teléfonos",
+    },
+    Category {
+        path: "electronics/computers",
+        en: "Computers",
+        es: "Ordenadores",
+    },
+    Category {
+        path: "electronics/audio",
+        en: "Audio",
+        es: "Audio",
+    },
+    Category {
+        path: "electronics/games",
+        en: "Video games",
+        es: "Videojuegos",
+    },
+    Category {
+        path: "clothing",
+        en: "Clothing",
+        es: "Ropa",
+    },
+    Category {
+        path: "clothing/women",
+        en: "Women",
+        es: "Mujer",
+    },
+    Category {
+        path: "clothing/men",
+        en: "Men",
+        es: "Hombre",
+    },
+    Category {
+        path: "clothing/shoes",
+        en: "Shoes",
+        es: "Calzado",
+    },
+    Category {
+        path: "clothing/accessories",
+        en: "Accessories",
+        es: "Accesorios",
+    },
+    Category {
+        path: "kids",
+        en: "Kids",
+        es: "Infantil",
+    },
+    Category {
+        path: "kids/toys",
+        en: "Toys",
+        es: "Juguetes",
+    },
+    Category {
+        path: "kids/clothing",
+        en: "Kids' clothing",
+        es: "Ropa infantil",
+    },
+    Category {
+        path: "kids/gear",
+        en: "Baby gear",
+        es: "Artículos de bebé",
+    },
+    Category {
+        path: "sports",
+        en: "Sports",
+        es: "Deportes",
+    },
+    Category {
+        path: "sports/bikes",
+        en: "Bikes",
+        es: "Bicicletas",
+    },
+    Category {
+        path: "sports/fitness",
+        en: "Fitness",
+        es: "Fitness",
+    },
+    Category {
+        path: "sports/outdoor",
+        en: "Outdoor",
+        es: "Aire libre",
+    },
+    Category {
+        path: "books_media",
+        en: "Books and media",
+        es: "Libros y medios",
+    },
+    Category {
+        path: "books_media/books",
+        en: "Books",
+        es: "Libros",
+    },
+    Category {
+        path: "books_media/music",
+        en: "Music",
+        es: "Música",
+    },
+    Category {
+        path: "books_media/film",
+        en: "Film",
+        es: "Cine",
+    },
+    Category {
+        path: "vehicles",
+        en: "Vehicles",
+        es: "Vehículos",
+    },
+    Category {
+        path: "vehicles/cars",
+        en: "Cars",
+        es: "Coches",
+    },
+    Category {
+        path: "vehicles/motorbikes",
+        en: "Motorbikes",
+        es: "Motos",
+    },
+    Category {
+        path: "vehicles/parts",
+        en: "Parts",
+        es: "Recambios",
+    },
+    Category {
+        path: "garden",
+        en: "Garden",
+        es: "Jardín",
+    },
+    Category {
+        path: "garden/plants",
+        en: "Plants",
+        es: "Plantas",
+    },
+    Category {
+        path: "garden/tools",
+        en: "Garden tools",
+        es: "Herramientas de jardín",
+    },
+    Category {
+        path: "tools",
+        en: "Tools",
+        es: "Herramientas",
+    },
+    Category {
+        path: "tools/hand",
+        en: "Hand tools",
+        es: "Herramientas manuales",
+    },
+    Category {
+        path: "tools/power",
+        en: "Power tools",
+        es: "Herramientas eléctricas",
+    },
+    Category {
+        path: "food",
+        en: "Food",
+        es: "Alimentación",
+    },
+    Category {
+        path: "food/produce",
+        en: "Produce",
+        es: "Productos frescos",
+    },
+    Category {
+        path: "food/baked",
+        en: "Baked goods",
+        es: "Panadería",
+    },
+    Category {
+        path: "food/preserves",
+        en: "Preserves",
+        es: "Conservas",
+    },
+    Category {
+        path: "services",
+        en: "Services",
+        es: "Servicios",
+    },
+    Category {
+        path: "services/lessons",
+        en: "Lessons",
+        es: "Clases",
+    },
+    Category {
+        path: "services/repairs",
+        en: "Repairs",
+        es: "Reparaciones",
+    },
+    Category {
+        path: "services/care",
+        en: "Care",
+        es: "Cuidados",
+    },
+    Category {
+        path: "housing",
+        en: "Housing",
+        es: "Vivienda",
+    },
+    Category {
+        path: "housing/rent",
+        en: "Rent",
+        es: "Alquiler",
+    },
+    Category {
+        path: "housing/rooms",
+        en: "Rooms",
+        es: "Habitaciones",
+    },
+    Category {
+        path: "other",
+        en: "Other",
+        es: "Otros",
+    },
 ];
 
 /// The exponent of a currency's minor unit (ISO 4217): 0 for the yen, 3 for
@@ -508,7 +704,11 @@ mod tests {
         for (i, c) in super::CATEGORIES.iter().enumerate() {
             super::check_category(c.path).unwrap();
             if let Some((parent, _)) = c.path.rsplit_once('/') {
-                assert!(super::CATEGORIES[..i].iter().any(|p| p.path == parent), "{}", c.path);
+                assert!(
+                    super::CATEGORIES[..i].iter().any(|p| p.path == parent),
+                    "{}",
+                    c.path
+                );
             }
         }
     }
