@@ -153,6 +153,12 @@ notify-story-view = { $others ->
     [one] { $who } and 1 other viewed your story
    *[other] { $who } and { $others } others viewed your story
 }
+notify-order = { $others ->
+    [0] { $who } ordered from your listing
+   *[other] { $who } and { $others } others ordered from your listing
+}
+notify-trade = { $who } moved your trade on
+notify-review = { $who } reviewed your trade
 notify-other = { $others ->
     [0] { $who }: { $type }
    *[other] { $who } and { $others } more: { $type }

@@ -146,6 +146,12 @@ notify-story-view = { $others ->
     [0] { $who } vio tu historia
    *[other] { $who } y { $others } más vieron tu historia
 }
+notify-order = { $others ->
+    [0] { $who } hizo un pedido de tu anuncio
+   *[other] { $who } y { $others } más hicieron pedidos de tu anuncio
+}
+notify-trade = { $who } avanzó tu compraventa
+notify-review = { $who } valoró tu compraventa
 notify-other = { $others ->
     [0] { $who }: { $type }
    *[other] { $who } y { $others } más: { $type }

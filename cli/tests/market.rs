@@ -1345,3 +1345,154 @@ fn search_with_filters() {
         refused(&search(&a, query), 400, "bad_query");
     }
 }
+
+/// The next JSON frame of a live connection within `wait`, or `None`.
+async fn frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    wait: Duration,
+) -> Option<Value> {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await.ok()?? {
+            Ok(tokio_tungstenite::tungstenite::Message::Text(t)) => {
+                return Some(serde_json::from_str(t.as_str()).unwrap());
+            }
+            Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Both parties' clients hear every order, step and review of their trade
+/// live (stream `trades`), their own included, and the other party's
+/// appear in their notifications.
+#[test]
+fn live_frames_and_notifications_reach_both_parties() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let a = Node::start();
+    let b = Node::start_with(&["--bootstrap", &a.addr]);
+    linked(&a, &b);
+    let (sara_token, bruno_token) = (admin(&a), admin(&b));
+    let listing = sell(
+        &a,
+        &sara_token,
+        &json!({
+            "title": "Lámpara de pie", "category": "home/decor",
+            "price": {"amount": 2500, "currency": "EUR"}, "quantity": 1, "condition": "like_new",
+            "delivery": ["pickup"], "payment": ["cash_on_pickup"]
+        }),
+    );
+    listing_at(&b, &listing);
+    block(async {
+        let mut socks = Vec::new();
+        for (node, token) in [(&a, &sara_token), (&b, &bruno_token)] {
+            let mut req = format!("{}/api/v1/live", node.url.replace("http://", "ws://"))
+                .into_client_request()
+                .unwrap();
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+            assert_eq!(
+                frame(&mut ws, Duration::from_secs(10)).await.unwrap()["type"],
+                "ready"
+            );
+            ws.send(tokio_tungstenite::tungstenite::Message::Text(
+                json!({"op": "subscribe", "sub": "t", "stream": "trades"})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .unwrap();
+            let ok = frame(&mut ws, Duration::from_secs(10)).await.unwrap();
+            assert_eq!(ok["type"], "subscribed", "{ok}");
+            socks.push(ws);
+        }
+        let c = client();
+        let (status, ordered) = send(
+            &c,
+            "POST",
+            &format!("{}/api/v1/me/trades", b.url),
+            Some(&bruno_token),
+            Some(&json!({ "listing": listing, "delivery": "pickup", "payment": "cash_on_pickup" })),
+        )
+        .await;
+        assert_eq!(status, 201, "{ordered}");
+        let id = ordered["trade"]["id"].as_str().unwrap().to_owned();
+        let steps = [
+            (&a, &sara_token, "accepted"),
+            (&a, &sara_token, "payment_confirmed"),
+            (&b, &bruno_token, "delivered"),
+        ];
+        let mut want = vec![("order".to_owned(), "ordered".to_owned())];
+        for (node, token, state) in steps {
+            // Each step once both sides heard the one before.
+            for ws in socks.iter_mut() {
+                let (kind, at) = want.last().unwrap().clone();
+                loop {
+                    let f = frame(ws, Duration::from_secs(20))
+                        .await
+                        .unwrap_or_else(|| panic!("no live `{kind}` frame for {at}"));
+                    assert_eq!(f["type"], "trade", "{f}");
+                    assert_eq!(f["trade"]["id"], id.as_str(), "{f}");
+                    if f["kind"] == kind.as_str() && f["trade"]["state"] == at.as_str() {
+                        break;
+                    }
+                }
+            }
+            let (status, got) = send(
+                &c,
+                "POST",
+                &format!("{}/api/v1/me/trades/{id}/steps", node.url),
+                Some(token),
+                Some(&json!({ "state": state })),
+            )
+            .await;
+            assert_eq!(status, 201, "{got}");
+            want.push(("trade_update".to_owned(), state.to_owned()));
+        }
+        for ws in socks.iter_mut() {
+            loop {
+                let f = frame(ws, Duration::from_secs(20))
+                    .await
+                    .expect("the last step live on both sides");
+                if f["trade"]["state"] == "delivered" {
+                    break;
+                }
+            }
+        }
+        // Notifications: Sara about the order and Bruno's step; Bruno about
+        // Sara's steps. Nobody about their own.
+        for (node, token, types) in [
+            (&a, &sara_token, vec!["order", "trade"]),
+            (&b, &bruno_token, vec!["trade"]),
+        ] {
+            let url = format!("{}/api/v1/me/notifications", node.url);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let (_, got) = send(&c, "GET", &url, Some(token), None).await;
+                let mut seen: Vec<String> = got["groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|g| g["target"] == id.as_str())
+                    .map(|g| g["type"].as_str().unwrap().to_owned())
+                    .collect();
+                seen.sort();
+                seen.dedup();
+                if seen == types {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "notifications on {}: {seen:?}, want {types:?}: {got}",
+                    node.url
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+}

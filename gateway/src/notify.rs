@@ -70,7 +70,9 @@ pub(crate) struct ActorView {
 pub(crate) struct GroupView {
     /// Its id, to mark it read.
     id: String,
-    /// `mention`, `reply`, `reaction`, `repost`, `quote`, `follow` or `story_view`.
+    /// `mention`, `reply`, `reaction`, `repost`, `quote`, `follow`,
+    /// `story_view`, `order` (someone ordered from the person), `trade` (the
+    /// other party took a step; the target is the trade) or `review`.
     #[serde(rename = "type")]
     #[schema(value_type = String)]
     ty: NotificationType,

@@ -304,7 +304,8 @@ async fn grouped_read_settings_and_blocks_on_one_node() {
     assert_eq!(
         s.body,
         json!({"mention": true, "reply": true, "reaction": true, "repost": true,
-               "quote": true, "follow": true, "story_view": true})
+               "quote": true, "follow": true, "story_view": true,
+               "order": true, "trade": true, "review": true})
     );
     let s = h
         .put(

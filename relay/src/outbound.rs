@@ -108,29 +108,13 @@ fn author_tag(target: &KithId, lookup: &dyn Lookup) -> Option<Tag> {
     lookup.nostr_author(target).map(Tag::public_key)
 }
 
-/// The smallest currency unit's exponent (ISO 4217).
-fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
 /// `1999` minor units of EUR → `"19.99"`.
 pub fn major_units(amount: u64, currency: &str) -> String {
-    let digits = minor_digits(currency);
-    if digits == 0 {
-        return amount.to_string();
+    kith_node::protocol::kinds::trade::Price {
+        amount,
+        currency: currency.into(),
     }
-    let scale = 10u64.pow(digits);
-    format!(
-        "{}.{:0width$}",
-        amount / scale,
-        amount % scale,
-        width = digits as usize
-    )
+    .major_units()
 }
 
 /// The emoji NIP-25 uses for each Kith reaction (`+` for a like).
@@ -244,7 +228,14 @@ pub fn to_nostr(
         Payload::Listing(l) => {
             // NIP-99 classified listing, addressed by the Kith event id.
             let mut tags = vec![
-                tag(&["d", &event.id().to_string()]),
+                // The listing's id (its original), so an edit replaces it.
+                tag(&[
+                    "d",
+                    &event
+                        .event_ref(Rel::EditOf)
+                        .unwrap_or(event.id())
+                        .to_string(),
+                ]),
                 tag(&["title", &l.title]),
                 tag(&["published_at", &at.as_secs().to_string()]),
                 tag(&[

@@ -7,7 +7,7 @@ use kith_node::protocol::kinds::{
     StoryView,
 };
 use kith_node::protocol::{
-    Event, EventId as KithId, Keypair, PublicKey as KithKey, Rel, UnsignedEvent,
+    Event, EventId as KithId, Keypair, Payload, PublicKey as KithKey, Rel, UnsignedEvent,
 };
 use kith_relay::link;
 use kith_relay::outbound::{Lookup, Skip, major_units, to_nostr};
@@ -343,6 +343,27 @@ fn listings_are_nip99_classifieds_with_major_unit_prices() {
         assert!(t.contains(&want), "{t:?} lacks {want:?}");
     }
     assert!(t.iter().any(|x| x[0] == "image"));
+    // An edit is the same classified: it keeps the original's `d`.
+    let Payload::Listing(mut sold) = listing.payload().clone() else {
+        unreachable!()
+    };
+    sold.withdrawn = true;
+    let edit = sign(
+        UnsignedEvent::new(ana.public(), T + 1, sold).ref_event(Rel::EditOf, listing.id()),
+        &ana,
+    );
+    let (_, t) = tags(
+        to_nostr(&edit, &Map::default(), None).unwrap(),
+        &Keys::generate(),
+    );
+    assert!(
+        t.contains(&vec!["d".to_owned(), listing.id().to_string()]),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&vec!["status".to_owned(), "sold".into()]),
+        "{t:?}"
+    );
     assert_eq!(major_units(15_000, "JPY"), "15000");
     assert_eq!(major_units(1_234, "KWD"), "1.234");
     assert_eq!(major_units(5, "EUR"), "0.05");

@@ -406,16 +406,11 @@ pub(crate) fn parse_price(text: &str, minor_units: u32) -> Result<u64, PriceErro
 /// `1500 JPY`, `1.234 KWD`, no thousands separators (`specs/trades.md` §
 /// Prices).
 pub(crate) fn format_price(amount: u64, currency: &str) -> String {
-    let units = minor_units(currency);
-    match 10u64.checked_pow(units) {
-        Some(scale) if units > 0 => format!(
-            "{}.{:0width$} {currency}",
-            amount / scale,
-            amount % scale,
-            width = units as usize
-        ),
-        _ => format!("{amount} {currency}"),
+    kith_node::protocol::kinds::trade::Price {
+        amount,
+        currency: currency.into(),
     }
+    .display()
 }
 
 /// A typed price as an amount in `currency`, or a sentence in the reader's

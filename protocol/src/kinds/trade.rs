@@ -424,21 +424,26 @@ pub fn minor_units(currency: &str) -> u32 {
 }
 
 impl Price {
-    /// The price as people write it: `12.50 EUR`, `1500 JPY`.
-    pub fn display(&self) -> String {
+    /// The amount in major units as people write it: `12.50` for 1250 EUR
+    /// cents, `1500` for 1500 yen.
+    pub fn major_units(&self) -> String {
         let units = minor_units(&self.currency);
         let scale = 10u64.pow(units);
         if units == 0 {
-            format!("{} {}", self.amount, self.currency)
+            self.amount.to_string()
         } else {
             format!(
-                "{}.{:0width$} {}",
+                "{}.{:0width$}",
                 self.amount / scale,
                 self.amount % scale,
-                self.currency,
                 width = units as usize
             )
         }
+    }
+
+    /// The price with its currency: `12.50 EUR`.
+    pub fn display(&self) -> String {
+        format!("{} {}", self.major_units(), self.currency)
     }
 }
 
