@@ -217,9 +217,21 @@ pub(crate) async fn publish_payload(
     payload: Payload,
     refs: Vec<kith_node::protocol::Ref>,
 ) -> ApiResult<Response> {
+    let (event, verdict) = publish_event(state, caller, payload, refs).await?;
+    Ok(write_response(&event, &verdict))
+}
+
+/// Signs a payload with references for the caller, now, and ingests it;
+/// a refusal is the error.
+pub(crate) async fn publish_event(
+    state: &AppState,
+    caller: &Caller,
+    payload: Payload,
+    refs: Vec<kith_node::protocol::Ref>,
+) -> ApiResult<(Event, Verdict)> {
     let kind = payload.kind();
     let now = kith_node::now_ms();
-    let (event, verdict) = caller
+    caller
         .publish(
             state,
             |author, signer| {
@@ -233,8 +245,7 @@ pub(crate) async fn publish_payload(
             },
             kind,
         )
-        .await?;
-    Ok(write_response(&event, &verdict))
+        .await
 }
 
 fn delegable_kinds() -> Vec<Kind> {

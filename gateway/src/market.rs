@@ -21,7 +21,7 @@ use kith_node::protocol::kinds::trade::{
     Review, TradeState, TradeUpdate,
 };
 use kith_node::protocol::media::MediaDescriptor;
-use kith_node::protocol::{Event, EventId, Kind, PublicKey, Ref, Rel, UnsignedEvent};
+use kith_node::protocol::{Event, EventId, Kind, PublicKey, Ref, Rel};
 use kith_node::storage::{
     Cursor, ListingQuery, ListingSort, Reader, StoredEvent, TradeFilter, TradeRecord,
 };
@@ -134,20 +134,6 @@ fn state_name(s: TradeState) -> &'static str {
     s.name()
 }
 
-/// Every state a trade may move to.
-const STEPS: [TradeState; 10] = [
-    TradeState::Accepted,
-    TradeState::Declined,
-    TradeState::Paid,
-    TradeState::PaymentConfirmed,
-    TradeState::Shipped,
-    TradeState::Delivered,
-    TradeState::Completed,
-    TradeState::Cancelled,
-    TradeState::Disputed,
-    TradeState::Resolved,
-];
-
 /// A trade as the API shows it. `viewer` decides `role` and `next_steps`;
 /// `details` (the buyer's delivery details, from the viewer's own
 /// decrypted mail) are added by the caller for the parties.
@@ -171,7 +157,7 @@ fn trade_json(
     };
     let role = viewer.and_then(|v| t.party(v));
     let next: Vec<&str> = match role {
-        Some(by) => STEPS
+        Some(by) => TradeState::ALL
             .iter()
             .filter(|to| t.state.transition(**to, by).is_ok())
             .map(|s| state_name(*s))
@@ -561,31 +547,16 @@ impl ListingBody {
     }
 }
 
-/// Publishes `draft` for the caller, refusing what the store refuses.
+/// Publishes a payload for the caller, refusing what the store refuses.
 async fn publish(
     state: &AppState,
     caller: &Caller,
     payload: Payload,
     refs: Vec<Ref>,
 ) -> ApiResult<Event> {
-    let kind = payload.kind();
-    let now = kith_node::now_ms();
-    let (event, _) = caller
-        .publish(
-            state,
-            |author, signer| {
-                Ok(UnsignedEvent {
-                    author,
-                    signer,
-                    created_at: now,
-                    refs,
-                    payload,
-                })
-            },
-            kind,
-        )
-        .await?;
-    Ok(event)
+    Ok(crate::api::publish_event(state, caller, payload, refs)
+        .await?
+        .0)
 }
 
 /// Lets buyers reach the seller privately: makes sure the caller has a DM
@@ -741,18 +712,17 @@ async fn place_order(
 ) -> ApiResult<Response> {
     let (original, current) = load_listing(&state, parse_id(&body.listing)?).await?;
     let seller = original.author();
-    if seller == caller.identity {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "own_listing",
-            "you cannot order from your own listing",
-        ));
-    }
     let details = body.details.filter(|d| !d.trim().is_empty());
     // Checked before anything is published: the details must be able to
     // reach the seller, or the order would wait without them.
     let root = match &details {
-        Some(_) => Some(crate::chats::ready(&state, &caller).await?),
+        Some(_) => {
+            let root = crate::chats::ready(&state, &caller).await?;
+            if !state.node.reachable_by_letter(seller).await {
+                return Err(ApiError::from(kith_node::dm::MessageError::NoDmKey(seller)));
+            }
+            Some(root)
+        }
         None => None,
     };
     let order = Order {

@@ -539,6 +539,16 @@ impl Node {
         }
     }
 
+    /// Whether `who` can be written to: their DM key is known here, or
+    /// was just fetched from their hosts and the peers.
+    pub async fn reachable_by_letter(&self, who: PublicKey) -> bool {
+        if matches!(self.messenger.published_key(&who), Ok(Some(_))) {
+            return true;
+        }
+        self.fetch_profile(who).await;
+        matches!(self.messenger.published_key(&who), Ok(Some(_)))
+    }
+
     /// Direct messages of the hosted identities.
     pub fn messenger(&self) -> &crate::dm::Messenger {
         &self.messenger

@@ -59,6 +59,10 @@
 
 #![allow(clippy::print_stdout)]
 
+mod common;
+
+use common::{Rng, Zipf, env_usize, load_average, outcome_name};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
@@ -94,69 +98,6 @@ const WARM_UP: usize = 50;
 const TRADER: usize = SELLERS;
 
 // ---------------------------------------------------------------- randomness
-
-/// SplitMix64: small, fast and reproducible.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn word(&mut self, items: &[&'static str]) -> &'static str {
-        items[self.below(items.len())]
-    }
-}
-
-/// Ranks `0..n` with probability proportional to `1 / (rank + 1)^s`.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut acc = 0.0;
-        let cdf = (1..=n.max(1))
-            .map(|k| {
-                acc += 1.0 / (k as f64).powf(s);
-                acc
-            })
-            .collect();
-        Zipf { cdf }
-    }
-
-    fn sample(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit() * self.cdf[self.cdf.len() - 1];
-        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
-    }
-}
 
 // ---------------------------------------------------------------- vocabulary
 
@@ -1145,19 +1086,6 @@ impl IngestRun {
     }
 }
 
-fn outcome_name(o: &IngestOutcome) -> &'static str {
-    match o {
-        IngestOutcome::Stored { .. } => "stored",
-        IngestOutcome::Duplicate => "duplicate",
-        IngestOutcome::Deleted => "deleted",
-        IngestOutcome::Expired => "expired",
-        IngestOutcome::Pending { .. } => "pending",
-        IngestOutcome::Rejected(_) => "rejected",
-        IngestOutcome::Overloaded => "overloaded",
-        _ => "other",
-    }
-}
-
 /// `Store::ingest_blocking` in chunks of `chunk` from `threads` threads (with
 /// one thread, in the given order).
 fn ingest(store: &Store, events: Vec<Event>, chunk: usize, threads: usize) -> IngestRun {
@@ -1623,22 +1551,6 @@ fn trade_queries(store: &Store, tr: &Trades, samples: usize) -> Vec<(&'static st
 }
 
 // ---------------------------------------------------------------- system
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace(['_', ','], "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn load_average() -> Vec<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
 
 /// A `kB` line of `/proc/self/status`, in bytes.
 fn status_bytes(field: &str) -> u64 {

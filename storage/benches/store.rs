@@ -32,6 +32,10 @@
 
 #![allow(clippy::print_stdout)]
 
+mod common;
+
+use common::{Rng, Zipf, env_usize, load_average, outcome_name};
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,67 +67,6 @@ const PAGE: usize = 50;
 const WARM_UP: usize = 50;
 
 // ---------------------------------------------------------------- randomness
-
-/// SplitMix64: small, fast and reproducible.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i + 1));
-        }
-    }
-}
-
-/// Ranks `0..n` with probability proportional to `1 / (rank + 1)^s`.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut acc = 0.0;
-        let cdf = (1..=n)
-            .map(|k| {
-                acc += 1.0 / (k as f64).powf(s);
-                acc
-            })
-            .collect();
-        Zipf { cdf }
-    }
-
-    fn sample(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit() * self.cdf[self.cdf.len() - 1];
-        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
-    }
-}
 
 /// Pronounceable made-up words, unique across calls sharing `taken`.
 fn vocabulary(
@@ -579,15 +522,6 @@ fn generate(n: usize) -> Corpus {
 
 // ---------------------------------------------------------------- system
 
-fn load_average() -> Vec<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
-
 /// A `kB` line of `/proc/self/status`, in bytes.
 fn status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -705,13 +639,6 @@ fn du(path: &Path) -> u64 {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace(['_', ','], "").parse().ok())
-        .unwrap_or(default)
-}
-
 // ---------------------------------------------------------------- verify and ingest
 
 fn verify_chunk(chunk: &[Vec<u8>]) -> (Vec<Event>, usize) {
@@ -771,19 +698,6 @@ struct IngestRun {
     threads: BTreeMap<String, f64>,
     process_cpu: f64,
     write_bytes: u64,
-}
-
-fn outcome_name(o: &IngestOutcome) -> &'static str {
-    match o {
-        IngestOutcome::Stored { .. } => "stored",
-        IngestOutcome::Duplicate => "duplicate",
-        IngestOutcome::Deleted => "deleted",
-        IngestOutcome::Expired => "expired",
-        IngestOutcome::Pending { .. } => "pending",
-        IngestOutcome::Rejected(_) => "rejected",
-        IngestOutcome::Overloaded => "overloaded",
-        _ => "other",
-    }
 }
 
 /// Decode + verify (`WORKERS` threads, `verify_batch` of 1024) feeding

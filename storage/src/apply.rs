@@ -316,19 +316,7 @@ pub struct TradeRecord {
     pub ordered_at: u64,
 }
 
-const TRADE_STATES: [TradeState; 11] = [
-    TradeState::Ordered,
-    TradeState::Accepted,
-    TradeState::Declined,
-    TradeState::Paid,
-    TradeState::PaymentConfirmed,
-    TradeState::Shipped,
-    TradeState::Delivered,
-    TradeState::Completed,
-    TradeState::Cancelled,
-    TradeState::Disputed,
-    TradeState::Resolved,
-];
+const TRADE_STATES: [TradeState; 11] = TradeState::ALL;
 
 impl TradeRecord {
     fn encode(&self) -> Vec<u8> {

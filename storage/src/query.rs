@@ -886,16 +886,21 @@ impl Reader {
         Ok(out)
     }
 
+    /// One of an identity's counters.
+    fn key_counter(&self, key: &PublicKey, c: KeyCounter) -> Result<u64, StoreError> {
+        Ok(self
+            .tree
+            .get(Key::new(keys::KEY_COUNT).key(key).u8(c as u8).build())?
+            .and_then(|v| u64_at(&v, 0))
+            .unwrap_or(0))
+    }
+
     /// Followers and following counts.
     pub fn follow_counts(&self, key: &PublicKey) -> Result<(u64, u64), StoreError> {
-        let get = |c: KeyCounter| -> Result<u64, StoreError> {
-            Ok(self
-                .tree
-                .get(Key::new(keys::KEY_COUNT).key(key).u8(c as u8).build())?
-                .and_then(|v| u64_at(&v, 0))
-                .unwrap_or(0))
-        };
-        Ok((get(KeyCounter::Followers)?, get(KeyCounter::Following)?))
+        Ok((
+            self.key_counter(key, KeyCounter::Followers)?,
+            self.key_counter(key, KeyCounter::Following)?,
+        ))
     }
 
     /// Whether `follower` follows `followee`.
@@ -1329,15 +1334,8 @@ impl Reader {
     /// What `key`'s trading partners said of them: reviews received (of
     /// completed trades) and the mean rating.
     pub fn reputation(&self, key: &PublicKey) -> Result<Reputation, StoreError> {
-        let get = |c: KeyCounter| -> Result<u64, StoreError> {
-            Ok(self
-                .tree
-                .get(Key::new(keys::KEY_COUNT).key(key).u8(c as u8).build())?
-                .and_then(|v| u64_at(&v, 0))
-                .unwrap_or(0))
-        };
-        let count = get(KeyCounter::Reviews)?;
-        let sum = get(KeyCounter::RatingSum)?;
+        let count = self.key_counter(key, KeyCounter::Reviews)?;
+        let sum = self.key_counter(key, KeyCounter::RatingSum)?;
         Ok(Reputation {
             count,
             mean: (count > 0).then(|| sum as f64 / count as f64),

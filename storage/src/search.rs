@@ -202,6 +202,19 @@ pub fn text_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// The distinct words of a query, as the index cuts them.
+fn query_words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut analyzer = text_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        if !words.contains(&token.text) {
+            words.push(token.text.clone());
+        }
+    }
+    words
+}
+
 enum Msg {
     Wake(Vec<EventId>),
     Rebuild(flume::Sender<Result<(), StoreError>>),
@@ -352,14 +365,7 @@ impl Search {
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let limit = q.limit.clamp(1, 100);
         let f = self.inner.fields;
-        let mut words = Vec::new();
-        let mut analyzer = text_analyzer();
-        let mut stream = analyzer.token_stream(&q.text);
-        while let Some(token) = stream.next() {
-            if !words.contains(&token.text) {
-                words.push(token.text.clone());
-            }
-        }
+        let mut words = query_words(&q.text);
         if words.is_empty() {
             return Err(StoreError::BadQuery("no words to search for".into()));
         }
@@ -460,14 +466,7 @@ impl Search {
     ) -> Result<Vec<ListingHit>, StoreError> {
         let limit = q.limit.clamp(1, 100);
         let f = self.inner.fields;
-        let mut words = Vec::new();
-        let mut analyzer = text_analyzer();
-        let mut stream = analyzer.token_stream(&q.text);
-        while let Some(token) = stream.next() {
-            if !words.contains(&token.text) {
-                words.push(token.text.clone());
-            }
-        }
+        let mut words = query_words(&q.text);
         words.truncate(8);
         let fields = [
             (f.title, 2.5),

@@ -577,6 +577,22 @@ impl Party {
 }
 
 impl TradeState {
+    /// Every state, in the order of the spec's table (their place in this
+    /// list is their one-byte code in the store; it only grows at the end).
+    pub const ALL: [TradeState; 11] = [
+        TradeState::Ordered,
+        TradeState::Accepted,
+        TradeState::Declined,
+        TradeState::Paid,
+        TradeState::PaymentConfirmed,
+        TradeState::Shipped,
+        TradeState::Delivered,
+        TradeState::Completed,
+        TradeState::Cancelled,
+        TradeState::Disputed,
+        TradeState::Resolved,
+    ];
+
     /// The wire name.
     pub fn name(self) -> &'static str {
         match self {
