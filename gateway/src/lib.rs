@@ -93,6 +93,13 @@ pub mod fuzz {
         }
     }
 
+    /// Marketplace input (`specs/gateway.md` § 14): the bytes as each JSON
+    /// body the market routes read, and as a search or trade-list query
+    /// string; returns how many took it, and the refusals' codes.
+    pub fn market(bytes: &[u8]) -> (usize, Vec<String>) {
+        crate::market::fuzz_input(bytes)
+    }
+
     /// A BYOK submission body as `/api/v1/events` reads it, up to the
     /// envelope it names (then the protocol's own decoder, fuzzed there).
     pub fn submit(bytes: &[u8]) -> Result<usize, String> {
@@ -143,7 +150,7 @@ mod tests {
     fn client_decoders_survive_mutated_input() {
         let seeds = seeds("fuzz/seeds");
         let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
-        let (mut accepted, mut refused) = (0, 0);
+        let (mut accepted, mut refused, mut market_accepted) = (0, 0, 0);
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].clone();
             for _ in 0..=(next() % 4) {
@@ -181,7 +188,14 @@ mod tests {
                 assert!(code_ok(&code), "{code}");
             }
             let _ = crate::fuzz::live_message(&input);
+            let (took, codes) = crate::fuzz::market(&input);
+            market_accepted += took;
+            assert!(codes.iter().all(|c| code_ok(c)), "{codes:?}");
         }
+        assert!(
+            market_accepted > 1_000,
+            "{market_accepted} market inputs got through"
+        );
         // The mutations must reach both outcomes, or the test proves nothing.
         assert!(
             accepted > 100 && refused > 1_000,

@@ -1172,3 +1172,48 @@ fn seller_caller(state: &AppState, seller: &PublicKey) -> Option<Caller> {
     caller.signing_key(state, Kind::TradeUpdate).ok()?;
     Some(caller)
 }
+
+/// Client input to the marketplace routes, for the fuzz targets: the bytes
+/// as a listing body (applied as a new listing and as an edit), an order,
+/// a step, a review, and as the query string of a search and of a trade
+/// list. Returns how many of them took it, and the codes of the refusals.
+pub(crate) fn fuzz_input(bytes: &[u8]) -> (usize, Vec<String>) {
+    use crate::json::parse_json;
+    let (mut took, mut codes) = (0, Vec::new());
+    let mut note = |r: ApiResult<()>| match r {
+        Ok(()) => took += 1,
+        Err(e) => codes.push(e.code),
+    };
+    note(parse_json::<ListingBody>(bytes).and_then(|b| b.apply(None).map(drop)));
+    note(parse_json::<ListingBody>(bytes).and_then(|b| {
+        let base = ListingBody {
+            title: Some("t".into()),
+            category: Some("home".into()),
+            price: Some(Price {
+                amount: 1,
+                currency: "EUR".into(),
+            }),
+            ..ListingBody::default()
+        }
+        .apply(None)?;
+        b.apply(Some(base)).map(drop)
+    }));
+    note(parse_json::<OrderBody>(bytes).map(drop));
+    note(parse_json::<StepBody>(bytes).and_then(|b| {
+        serde_json::from_value::<TradeState>(json!(b.state))
+            .map(drop)
+            .map_err(|_| bad_query("state"))
+    }));
+    note(parse_json::<ReviewBody>(bytes).map(drop));
+    let text = String::from_utf8_lossy(bytes);
+    if let Ok(uri) = format!("/q?{text}").parse::<axum::http::Uri>() {
+        match axum::extract::Query::<SearchParams>::try_from_uri(&uri) {
+            Ok(q) => note(q.0.query().map(drop)),
+            Err(_) => note(Err(ApiError::bad_request("invalid_query", "query"))),
+        }
+        if let Ok(q) = axum::extract::Query::<TradeParams>::try_from_uri(&uri) {
+            note(q.0.state.as_deref().map(parse_state).transpose().map(drop));
+        }
+    }
+    (took, codes)
+}

@@ -47,7 +47,8 @@ pub use keys::{EventCounter, KeyCounter};
 pub use kith_protocol as protocol;
 pub use query::{
     Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, Reputation,
-    ThreadItem, ThreadOptions, ThreadPage, ThreadSort, TradeFilter, UnknownThreadSort, matches,
+    ThreadItem, ThreadOptions, ThreadPage, ThreadSort, TradeFilter, TradePage, UnknownThreadSort,
+    matches,
 };
 pub use search::{
     ListingHit, ListingQuery, ListingSort, Search, SearchHit, SearchQuery, text_analyzer,

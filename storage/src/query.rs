@@ -67,6 +67,10 @@ pub struct TradeFilter {
     pub open: bool,
 }
 
+/// A page of a person's trades (order id and record, newest first) and the
+/// cursor of the next page, if there may be one.
+pub type TradePage = (Vec<(EventId, TradeRecord)>, Option<Cursor>);
+
 /// A person's reputation as a trading partner.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reputation {
@@ -1287,7 +1291,7 @@ impl Reader {
         filter: &TradeFilter,
         before: Option<Cursor>,
         limit: usize,
-    ) -> Result<(Vec<(EventId, TradeRecord)>, Option<Cursor>), StoreError> {
+    ) -> Result<TradePage, StoreError> {
         let start = Key::new(keys::TRADE_PARTY).key(party).build();
         let end = match before {
             Some(c) => Key::new(keys::TRADE_PARTY)

@@ -1,6 +1,8 @@
 //! Arbitrary bytes as every JSON document a client sends the gateway: a
 //! draft (`/api/v1/publish`, `/api/v1/events/prepare`), a submission
-//! (`/api/v1/events`) and a live-stream message (`/api/v1/live`).
+//! (`/api/v1/events`), a live-stream message (`/api/v1/live`), and the
+//! marketplace's bodies and query strings (listings, orders, steps,
+//! reviews, search).
 //!
 //! Properties: no decoder panics; a refused draft or submission always
 //! carries one of the documented error codes (`specs/gateway.md` § Errors,
@@ -19,4 +21,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(code_ok(&code), "{code}");
     }
     let _ = kith_gateway::fuzz::live_message(data);
+    let (_, codes) = kith_gateway::fuzz::market(data);
+    assert!(codes.iter().all(|c| code_ok(c)), "{codes:?}");
 });
