@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::Shared;
 use crate::config::PRIVATE_KINDS;
-use crate::store::{Inserted, QueryLimits};
+use crate::store::{Inserted, Prepared, QueryLimits};
 
 /// A client that does not take a message within this time is cut off.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -400,9 +400,11 @@ impl Conn {
     /// future, which the connection runs beside others.
     fn on_parsed_event(&self, event: Event) -> Work {
         let id = event.id.to_hex();
-        // The size of the event's JSON as the relay stores it.
-        let size = event.as_json().len();
-        if let Err(why) = self.admit(&event, size) {
+        // Its JSON as the relay stores it (also what its size is judged
+        // by) and its index keys, made here rather than on the writer.
+        let prepared = Prepared::new(Arc::new(event));
+        let event = prepared.event().clone();
+        if let Err(why) = self.admit(&event, prepared.json_len()) {
             return Work::Now(vec![ok(&id, false, &why)]);
         }
         let limiters = &self.shared.limiters;
@@ -422,13 +424,12 @@ impl Conn {
         Work::Later(Box::pin(async move {
             // The store's writer writes whatever events are waiting in one
             // batch; the OK waits for that batch.
-            let event = Arc::new(event);
             let result = match checked {
                 Err(why) => Err(why),
                 Ok(()) if event.kind.is_ephemeral() => Ok(Inserted::Stored),
                 Ok(()) => {
                     let (reply, answer) = tokio::sync::oneshot::channel();
-                    if shared.writer.send((event.clone(), reply)).await.is_err() {
+                    if shared.writer.send((prepared, reply)).await.is_err() {
                         return vec![ok(&id, false, "error: the relay is stopping")];
                     }
                     let r = answer

@@ -34,7 +34,7 @@ use nostr::prelude::{Event, Timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use config::RelayConfig;
-pub use store::{Inserted, QueryLimits, RelayStore, StoreError};
+pub use store::{Inserted, Prepared, QueryLimits, RelayStore, StoreError};
 
 /// The folder of the relay's database inside the node's data directory.
 pub const RELAY_DIR: &str = "relay";
@@ -229,7 +229,7 @@ fn auth_hosts(addr: SocketAddr, public_url: &str) -> Vec<String> {
 }
 
 /// An event for the writer, and where its verdict goes.
-pub(crate) type WriteJob = (Arc<Event>, oneshot::Sender<Result<Inserted, String>>);
+pub(crate) type WriteJob = (store::Prepared, oneshot::Sender<Result<Inserted, String>>);
 
 /// Events waiting for the writer; past it, connections wait to hand theirs over.
 const WRITE_QUEUE: usize = 4096;
@@ -237,28 +237,29 @@ const WRITE_QUEUE: usize = 4096;
 const WRITE_BATCH: usize = 256;
 
 /// The store's one writer: takes every event waiting and writes them in one
-/// atomic batch ([`RelayStore::insert_many`]), then answers each. Ends when
-/// the relay's last sender is gone.
+/// atomic batch ([`RelayStore::insert_prepared`]), then answers each. Ends
+/// when the relay's last sender is gone.
 fn write_loop(store: &RelayStore, mut jobs: mpsc::Receiver<WriteJob>) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(WRITE_BATCH);
+    let mut events = Vec::with_capacity(WRITE_BATCH);
+    let mut replies = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < WRITE_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some((event, reply)) = next.take() {
+            events.push(event);
+            replies.push(reply);
+            if events.len() < WRITE_BATCH {
+                next = jobs.try_recv().ok();
             }
         }
-        let events: Vec<&Event> = batch.iter().map(|(e, _)| e.as_ref()).collect();
-        match store.insert_many(&events, Timestamp::now()) {
+        match store.insert_prepared(std::mem::take(&mut events), Timestamp::now()) {
             Ok(verdicts) => {
-                for ((_, reply), v) in batch.drain(..).zip(verdicts) {
+                for (reply, v) in replies.drain(..).zip(verdicts) {
                     let _ = reply.send(Ok(v));
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "writing nostr events failed");
-                for (_, reply) in batch.drain(..) {
+                for reply in replies.drain(..) {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -1,13 +1,15 @@
 //! NIP-50 full-text search over the relay's events, with tantivy.
 //!
-//! The index is derived from the store. Every stored event gets a sequence
-//! number and a row in the store's log (`L seq → id`, written in the same
-//! batch as the event). An indexer thread reads the log after the last
-//! committed position, indexes those events, commits with the position as
-//! the commit payload, and then trims the log up to it. So after a crash the
-//! indexer resumes from its last commit and nothing stored is left out.
-//! Hits are looked up in the store, so a deleted, replaced or expired event
-//! is never returned even before its document is removed.
+//! The index is derived from the store. Every stored event has a sequence
+//! number, and the store keeps events in that order. The writer hands each
+//! batch it stored to the indexer thread (the events themselves, so they
+//! are not read back and parsed again); the indexer indexes them and commits
+//! with the last sequence number as the commit payload. When a hand-over is
+//! missed (the indexer was behind and its queue full) or after a restart,
+//! the indexer reads the store after its last committed position instead.
+//! So after a crash nothing stored is left out. A document holds the
+//! event's sequence number; hits are looked up in the store, so a deleted,
+//! replaced or expired event is never returned.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +17,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nostr::prelude::EventId;
+use nostr::prelude::Event;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
-};
+use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::config::PRIVATE_KINDS;
@@ -36,18 +36,16 @@ const COMMIT_IDLE: Duration = Duration::from_millis(50);
 /// Events indexed before a commit is forced.
 const COMMIT_EVERY_DOCS: usize = 50_000;
 
-/// The two fields of a stored event's JSON the index needs (the rest is
-/// skipped, not parsed).
-#[derive(serde::Deserialize)]
-struct Indexed<'a> {
-    kind: u16,
-    #[serde(borrow)]
-    content: std::borrow::Cow<'a, str>,
-}
+/// Stored batches waiting for the indexer; past this, hand-overs are
+/// dropped and the indexer reads the store instead.
+const QUEUE: usize = 64;
+
+/// Events the writer stored, with their sequence numbers.
+pub(crate) type Stored = Vec<(u64, Arc<Event>)>;
 
 #[derive(Clone, Copy)]
 struct Fields {
-    id: Field,
+    seq: Field,
     text: Field,
 }
 
@@ -61,9 +59,8 @@ struct Progress {
 pub(crate) struct Search {
     reader: IndexReader,
     parser: QueryParser,
-    fields: Fields,
     progress: Arc<Progress>,
-    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    handover: Option<std::sync::mpsc::SyncSender<Stored>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -80,9 +77,10 @@ fn tantivy_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Search {
-    /// Opens (or creates) the index in `dir`, catching up with `tree`'s log.
-    pub(crate) fn open(dir: &Path, tree: sled::Tree) -> Result<Search, StoreError> {
-        std::fs::create_dir_all(dir).map_err(tantivy_err)?;
+    /// Opens (or creates) the index in `dir`, catching up with `tree`, whose
+    /// last stored event is `stored`. An index of another schema (an earlier
+    /// version's), or ahead of the store, is rebuilt.
+    pub(crate) fn open(dir: &Path, tree: sled::Tree, stored: u64) -> Result<Search, StoreError> {
         let mut b = Schema::builder();
         let text_opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
@@ -90,21 +88,19 @@ impl Search {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         let fields = Fields {
-            id: b.add_text_field("id", STRING | STORED),
+            seq: b.add_u64_field(SEQ, FAST),
             text: b.add_text_field("text", text_opts),
         };
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy_err)?;
-        let index = Index::open_or_create(directory, b.build()).map_err(tantivy_err)?;
-        // The same words as the node's own search (case and accents folded).
-        index
-            .tokenizers()
-            .register(ANALYZER, kith_node::storage::text_analyzer());
-        let indexed = index
-            .load_metas()
-            .map_err(tantivy_err)?
-            .payload
-            .and_then(|p| p.parse::<u64>().ok())
-            .unwrap_or(0);
+        let schema = b.build();
+        let (index, indexed) = match open_index(dir, &schema)? {
+            Some((index, indexed)) if indexed <= stored => (index, indexed),
+            _ => {
+                std::fs::remove_dir_all(dir).map_err(tantivy_err)?;
+                let (index, _) = open_index(dir, &schema)?
+                    .ok_or_else(|| tantivy_err("a new index has another schema"))?;
+                (index, 0)
+            }
+        };
         let writer: IndexWriter = index
             .writer_with_num_threads(1, WRITER_MEMORY)
             .map_err(tantivy_err)?;
@@ -120,7 +116,7 @@ impl Search {
             lock: Mutex::new(()),
             changed: Condvar::new(),
         });
-        let (wake, rx) = std::sync::mpsc::sync_channel(1);
+        let (handover, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let indexer = Indexer {
             tree,
             writer,
@@ -133,22 +129,23 @@ impl Search {
             .name("kith-relay-search".into())
             .spawn(move || indexer.run(rx))
             .map_err(tantivy_err)?;
-        let search = Search {
+        Ok(Search {
             reader,
             parser,
-            fields,
             progress,
-            wake: Some(wake),
+            handover: Some(handover),
             thread: Some(thread),
-        };
-        search.notify();
-        Ok(search)
+        })
     }
 
-    /// New events are in the log.
-    pub(crate) fn notify(&self) {
-        if let Some(w) = &self.wake {
-            let _ = w.try_send(());
+    /// Events the writer just stored: indexed soon. When the indexer is far
+    /// behind they are not queued; it reads them from the store instead.
+    pub(crate) fn indexed_later(&self, stored: Stored) {
+        if stored.is_empty() {
+            return;
+        }
+        if let Some(h) = &self.handover {
+            let _ = h.try_send(stored);
         }
     }
 
@@ -171,9 +168,9 @@ impl Search {
         true
     }
 
-    /// The ids of up to `limit` events matching every word of `text`, best
-    /// first. NIP-50 extensions (`key:value` words) are ignored.
-    pub(crate) fn search(&self, text: &str, limit: usize) -> Result<Vec<EventId>, StoreError> {
+    /// The sequence numbers of up to `limit` events matching every word of
+    /// `text`, best first. NIP-50 extensions (`key:value` words) are ignored.
+    pub(crate) fn search(&self, text: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
         let words: Vec<&str> = text
             .split_whitespace()
             .filter(|w| !w.contains(':'))
@@ -192,24 +189,27 @@ impl Search {
         let top = searcher
             .search(&query, &TopDocs::with_limit(limit).order_by_score())
             .map_err(tantivy_err)?;
-        let mut ids = Vec::with_capacity(top.len());
+        let mut seqs = Vec::with_capacity(top.len());
         for (_, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(tantivy_err)?;
-            if let Some(hex) = doc.get_first(self.fields.id).and_then(|v| v.as_str())
-                && let Ok(id) = EventId::from_hex(hex)
-                && !ids.contains(&id)
+            let column = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64(SEQ)
+                .map_err(tantivy_err)?;
+            if let Some(seq) = column.first(addr.doc_id)
+                && !seqs.contains(&seq)
             {
-                ids.push(id);
+                seqs.push(seq);
             }
         }
-        Ok(ids)
+        Ok(seqs)
     }
 }
 
 impl Drop for Search {
     fn drop(&mut self) {
         // Closing the channel stops the indexer after a last commit.
-        self.wake.take();
+        self.handover.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -226,7 +226,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn run(mut self, wake: std::sync::mpsc::Receiver<()>) {
+    fn run(mut self, handover: std::sync::mpsc::Receiver<Stored>) {
         use std::sync::mpsc::RecvTimeoutError;
         let mut dirty = 0usize;
         let mut since_commit = Instant::now();
@@ -234,16 +234,16 @@ impl Indexer {
             // Uncommitted documents: wait only briefly for more, and commit
             // when none come (idle) or the oldest has waited long enough.
             let wait = if dirty > 0 { COMMIT_IDLE } else { COMMIT_EVERY };
-            let (woken, stop) = match wake.recv_timeout(wait) {
-                Ok(()) => (true, false),
-                Err(RecvTimeoutError::Timeout) => (false, false),
-                Err(RecvTimeoutError::Disconnected) => (false, true),
+            let (new, woken, stop) = match handover.recv_timeout(wait) {
+                Ok(stored) => (self.index_stored(stored), true, false),
+                // Nothing handed over: whatever was missed is in the store.
+                Err(RecvTimeoutError::Timeout) => (self.catch_up(u64::MAX), false, false),
+                Err(RecvTimeoutError::Disconnected) => (self.catch_up(u64::MAX), false, true),
             };
-            let mut new = 0;
-            match self.index_new() {
-                Ok(n) => new = n,
-                Err(e) => tracing::warn!(error = %e, "indexing nostr events failed"),
-            }
+            let new = new.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "indexing nostr events failed");
+                0
+            });
             if dirty == 0 && new > 0 {
                 since_commit = Instant::now();
             }
@@ -265,38 +265,59 @@ impl Indexer {
         }
     }
 
-    /// Indexes what the log holds after the current position; returns how
-    /// many log entries it went through.
-    fn index_new(&mut self) -> Result<usize, StoreError> {
+    /// Indexes one stored event (private kinds and empty texts have no
+    /// document) and moves the position past it.
+    fn add(&mut self, seq: u64, e: &Event) -> Result<(), StoreError> {
+        self.position = seq;
+        if PRIVATE_KINDS.contains(&e.kind.as_u16()) || e.content.is_empty() {
+            return Ok(());
+        }
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(self.fields.seq, seq);
+        doc.add_text(self.fields.text, &e.content);
+        self.writer.add_document(doc).map_err(tantivy_err)?;
+        Ok(())
+    }
+
+    /// Indexes a batch the writer handed over, first reading from the store
+    /// whatever came before it and was not handed over. Returns how many
+    /// events it went through.
+    fn index_stored(&mut self, stored: Stored) -> Result<usize, StoreError> {
         let mut n = 0;
-        loop {
-            let batch = store::log_after(&self.tree, self.position, 1000)?;
-            let Some(&(last, _)) = batch.last() else {
-                return Ok(n);
-            };
-            for (_, id) in batch {
+        if let Some(&(first, _)) = stored.first()
+            && first > self.position + 1
+        {
+            n += self.catch_up(first - 1)?;
+        }
+        for (seq, e) in stored {
+            // An event is stored once: what a crash left uncommitted is gone
+            // from the index too, so there is no older document to delete.
+            if seq > self.position {
+                self.add(seq, &e)?;
                 n += 1;
-                // An event is stored (and logged) once: what a crash left
-                // uncommitted is gone from the index too, so there is no
-                // older document of it to delete first.
-                let Some(json) = store::get_event_json(&self.tree, id.as_bytes())? else {
-                    continue;
-                };
-                let e: Indexed<'_> = serde_json::from_slice(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?;
-                if PRIVATE_KINDS.contains(&e.kind) || e.content.is_empty() {
-                    continue;
-                }
-                let mut doc = TantivyDocument::default();
-                doc.add_text(self.fields.id, id.to_hex());
-                doc.add_text(self.fields.text, &e.content);
-                self.writer.add_document(doc).map_err(tantivy_err)?;
-            }
-            self.position = last;
-            if n >= COMMIT_EVERY_DOCS {
-                return Ok(n);
             }
         }
+        Ok(n)
+    }
+
+    /// Indexes stored events after the position, up to `upto`; returns how
+    /// many it went through.
+    fn catch_up(&mut self, upto: u64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        while self.position < upto && n < COMMIT_EVERY_DOCS {
+            let batch = store::events_after(&self.tree, self.position, 1000)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (seq, e) in batch {
+                if seq > upto {
+                    return Ok(n);
+                }
+                self.add(seq, &e)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
@@ -304,11 +325,36 @@ impl Indexer {
         prepared.set_payload(&self.position.to_string());
         prepared.commit().map_err(tantivy_err)?;
         self.reader.reload().map_err(tantivy_err)?;
-        store::trim_log(&self.tree, self.position)?;
         let p = &self.progress;
         let _g = p.lock.lock().unwrap_or_else(|e| e.into_inner());
         p.indexed.store(self.position, Ordering::Release);
         p.changed.notify_all();
         Ok(())
     }
+}
+
+/// The name of the field holding an event's sequence number.
+const SEQ: &str = "seq";
+
+/// Opens the index in `dir` (creating it if there is none) with its
+/// committed position; `None` if the index there has another schema.
+fn open_index(dir: &Path, schema: &Schema) -> Result<Option<(Index, u64)>, StoreError> {
+    std::fs::create_dir_all(dir).map_err(tantivy_err)?;
+    let directory = tantivy::directory::MmapDirectory::open(dir).map_err(tantivy_err)?;
+    let index = match Index::open_or_create(directory, schema.clone()) {
+        Ok(index) => index,
+        Err(tantivy::TantivyError::SchemaError(_)) => return Ok(None),
+        Err(e) => return Err(tantivy_err(e)),
+    };
+    // The same words as the node's own search (case and accents folded).
+    index
+        .tokenizers()
+        .register(ANALYZER, kith_node::storage::text_analyzer());
+    let indexed = index
+        .load_metas()
+        .map_err(tantivy_err)?
+        .payload
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok(Some((index, indexed)))
 }
