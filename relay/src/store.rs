@@ -1234,6 +1234,21 @@ mod tests {
             )
             .unwrap();
             db.flush().unwrap();
+            // The earlier search index: documents by id, ahead of the new store.
+            use tantivy::schema::{STORED, STRING, TEXT};
+            let mut b = tantivy::schema::Schema::builder();
+            let id = b.add_text_field("id", STRING | STORED);
+            let text = b.add_text_field("text", TEXT);
+            let search = dir.path().join("search");
+            std::fs::create_dir_all(&search).unwrap();
+            let index = tantivy::Index::create_in_dir(&search, b.build()).unwrap();
+            let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+            writer
+                .add_document(tantivy::doc!(id => note.id.to_hex(), text => "hola de antes"))
+                .unwrap();
+            let mut commit = writer.prepare_commit().unwrap();
+            commit.set_payload("5000");
+            commit.commit().unwrap();
         }
         let s = RelayStore::open(dir.path()).unwrap();
         assert_eq!(s.last_seq(), 2);
@@ -1250,5 +1265,106 @@ mod tests {
         drop(s);
         let s = RelayStore::open(dir.path()).unwrap();
         assert_eq!(s.last_seq(), 2, "carried over once");
+    }
+
+    #[test]
+    fn queries_answer_like_a_full_scan() {
+        let (_d, s) = store();
+        let keys: Vec<Keys> = (0..3).map(|_| Keys::generate()).collect();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut model: Vec<Event> = Vec::new();
+        let mut batch: Vec<Event> = Vec::new();
+        for i in 0..1500u64 {
+            let k = &keys[next(3) as usize];
+            let mine: Vec<&Event> = model
+                .iter()
+                .filter(|e| e.pubkey == k.public_key() && e.kind != Kind::EventDeletion)
+                .collect();
+            let e = if i % 17 == 16 && !mine.is_empty() {
+                let target = mine[next(mine.len() as u64) as usize].id;
+                ev(k, 5, 100 + next(400), "", vec![Tag::event(target)])
+            } else {
+                let kind = if next(4) == 0 { 7 } else { 1 };
+                let tags = vec![Tag::hashtag(format!("t{}", next(3)))];
+                ev(k, kind, 100 + next(400), &format!("n{i}"), tags)
+            };
+            batch.push(e.clone());
+            if e.kind == Kind::EventDeletion {
+                let target = e.tags.event_ids().next();
+                model.retain(|m| Some(m.id) != target);
+            }
+            model.push(e);
+            if next(8) == 0 {
+                let verdicts = s.insert_many(&batch, NOW).unwrap();
+                assert!(verdicts.iter().all(|v| *v == Inserted::Stored));
+                batch.clear();
+            }
+        }
+        s.insert_many(&batch, NOW).unwrap();
+        let mut filters = vec![Filter::new(), Filter::new().kind(Kind::from(7u16))];
+        for k in &keys {
+            filters.push(Filter::new().author(k.public_key()));
+            filters.push(Filter::new().author(k.public_key()).kind(Kind::TextNote));
+        }
+        for t in 0..3 {
+            filters.push(Filter::new().hashtag(format!("t{t}")));
+        }
+        let mut windows = Vec::new();
+        for f in &filters {
+            for (since, until, limit) in [
+                (0, 1000, 1000),
+                (0, 1000, 7),
+                (200, 260, 1000),
+                (300, 300, 5),
+            ] {
+                windows.push(
+                    f.clone()
+                        .since(Timestamp::from_secs(since))
+                        .until(Timestamp::from_secs(until))
+                        .limit(limit),
+                );
+            }
+        }
+        let limits = QueryLimits {
+            max_limit: 1000,
+            max_scan: 1_000_000,
+        };
+        for f in windows {
+            let got = s
+                .query(std::slice::from_ref(&f), limits, NOW, &|_| true)
+                .unwrap();
+            let mut want: Vec<Event> = model
+                .iter()
+                .filter(|e| f.match_event(e, MatchEventOptions::new()))
+                .cloned()
+                .collect();
+            newest_first(&mut want);
+            want.truncate(f.limit.unwrap());
+            let got: Vec<_> = got.events.iter().map(|e| e.id).collect();
+            let want: Vec<_> = want.iter().map(|e| e.id).collect();
+            let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
+            assert!(
+                got == want,
+                "{f:?}: {} events, {} expected, first difference at {first_diff:?}",
+                got.len(),
+                want.len()
+            );
+        }
+        // Every note of the first author deleted at once.
+        let k = &keys[0];
+        let notes: Vec<Tag> = model
+            .iter()
+            .filter(|e| e.pubkey == k.public_key() && e.kind != Kind::EventDeletion)
+            .map(|e| Tag::event(e.id))
+            .collect();
+        s.insert(&ev(k, 5, 999, "", notes), NOW).unwrap();
+        let left = q(&s, &[Filter::new().author(k.public_key())]);
+        assert!(left.iter().all(|e| e.kind == Kind::EventDeletion));
     }
 }
