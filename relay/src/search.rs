@@ -46,6 +46,8 @@ pub(crate) type Stored = Vec<(u64, Arc<Event>)>;
 #[derive(Clone, Copy)]
 struct Fields {
     seq: Field,
+    kind: Field,
+    time: Field,
     text: Field,
 }
 
@@ -89,6 +91,8 @@ impl Search {
         );
         let fields = Fields {
             seq: b.add_u64_field(SEQ, FAST),
+            kind: b.add_u64_field(KIND, FAST),
+            time: b.add_u64_field(TIME, FAST),
             text: b.add_text_field("text", text_opts),
         };
         let schema = b.build();
@@ -168,9 +172,9 @@ impl Search {
         true
     }
 
-    /// The sequence numbers of up to `limit` events matching every word of
-    /// `text`, best first. NIP-50 extensions (`key:value` words) are ignored.
-    pub(crate) fn search(&self, text: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+    /// Where the up to `limit` events matching every word of `text` are
+    /// stored, best first. NIP-50 extensions (`key:value` words) are ignored.
+    pub(crate) fn search(&self, text: &str, limit: usize) -> Result<Vec<store::Loc>, StoreError> {
         let words: Vec<&str> = text
             .split_whitespace()
             .filter(|w| !w.contains(':'))
@@ -189,20 +193,22 @@ impl Search {
         let top = searcher
             .search(&query, &TopDocs::with_limit(limit).order_by_score())
             .map_err(tantivy_err)?;
-        let mut seqs = Vec::with_capacity(top.len());
+        let mut locs = Vec::with_capacity(top.len());
         for (_, addr) in top {
-            let column = searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .u64(SEQ)
-                .map_err(tantivy_err)?;
-            if let Some(seq) = column.first(addr.doc_id)
-                && !seqs.contains(&seq)
+            let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
+            let value = |name: &str| -> Result<Option<u64>, StoreError> {
+                Ok(fast.u64(name).map_err(tantivy_err)?.first(addr.doc_id))
+            };
+            if let (Some(kind), Some(time), Some(seq)) = (value(KIND)?, value(TIME)?, value(SEQ)?)
+                && let Ok(kind) = u16::try_from(kind)
             {
-                seqs.push(seq);
+                let at = store::location(kind, time, seq);
+                if !locs.contains(&at) {
+                    locs.push(at);
+                }
             }
         }
-        Ok(seqs)
+        Ok(locs)
     }
 }
 
@@ -274,6 +280,8 @@ impl Indexer {
         }
         let mut doc = TantivyDocument::default();
         doc.add_u64(self.fields.seq, seq);
+        doc.add_u64(self.fields.kind, e.kind.as_u16().into());
+        doc.add_u64(self.fields.time, e.created_at.as_secs());
         doc.add_text(self.fields.text, &e.content);
         self.writer.add_document(doc).map_err(tantivy_err)?;
         Ok(())
@@ -313,7 +321,10 @@ impl Indexer {
                 if seq > upto {
                     return Ok(n);
                 }
-                self.add(seq, &e)?;
+                match e {
+                    Some(e) => self.add(seq, &e)?,
+                    None => self.position = seq,
+                }
                 n += 1;
             }
         }
@@ -325,6 +336,7 @@ impl Indexer {
         prepared.set_payload(&self.position.to_string());
         prepared.commit().map_err(tantivy_err)?;
         self.reader.reload().map_err(tantivy_err)?;
+        store::trim_log(&self.tree, self.position)?;
         let p = &self.progress;
         let _g = p.lock.lock().unwrap_or_else(|e| e.into_inner());
         p.indexed.store(self.position, Ordering::Release);
@@ -333,8 +345,10 @@ impl Indexer {
     }
 }
 
-/// The name of the field holding an event's sequence number.
+/// The fields holding where an event is stored.
 const SEQ: &str = "seq";
+const KIND: &str = "kind";
+const TIME: &str = "time";
 
 /// Opens the index in `dir` (creating it if there is none) with its
 /// committed position; `None` if the index there has another schema.

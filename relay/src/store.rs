@@ -2,32 +2,33 @@
 //! (`<data dir>/relay/db`), with the indexes NIP-01 filters need.
 //!
 //! One tree (`events`), keys prefixed by a byte naming the index. Every stored
-//! event gets the next sequence number (`seq`); its JSON lives under that
-//! number, and index entries end with it, so they stay short and the event
-//! rows form a log in storage order (the search indexer follows it). A write
-//! is one sled batch, applied atomically: an event and all its index entries
-//! appear together or not at all, and a replaced or deleted event leaves with
-//! its entries. One thread writes ([`RelayStore::insert_prepared`] is called
-//! under a mutex), so the check for a newer replaceable event and the write
-//! that follows cannot interleave with another write.
+//! event gets the next sequence number (`seq`) and is stored under its kind,
+//! time and seq (its *location*), so a filter by kinds reads events straight
+//! from their rows, and the other index entries end with the location or
+//! its parts. A write is one sled batch, applied atomically: an event and all
+//! its index entries appear together or not at all, and a replaced or
+//! deleted event leaves with its entries. One thread writes (under a mutex),
+//! so the check for a newer replaceable event and the write that follows
+//! cannot interleave with another write.
 //!
 //! | prefix | key                                          | value                |
 //! |--------|----------------------------------------------|----------------------|
-//! | `I`    | id                                           | seq (8 bytes); or, deleted, the keys of up to 8 deleters (32 bytes each) |
-//! | `S`    | seq                                          | event JSON           |
-//! | `K`    | kind · created_at · seq                      |                      |
+//! | `S`    | kind · created_at · seq (the location)        | event JSON           |
+//! | `I`    | id                                           | location (18 bytes); or, deleted, the keys of up to 8 deleters (32 bytes each) |
 //! | `B`    | author · kind · created_at · seq             |                      |
-//! | `T`    | letter · sha256(value)[..16] · created_at · seq |                   |
-//! | `X`    | expiration · seq                             |                      |
-//! | `R`    | author · kind · sha256(d)[..16]              | seq                  |
+//! | `T`    | letter · sha256(value)[..16] · created_at · kind · seq |            |
+//! | `X`    | expiration · location                        |                      |
+//! | `R`    | author · kind · sha256(d)[..16]              | location             |
 //! | `Q`    | author · kind · sha256(d)[..16] (deleted coordinate) | until created_at |
+//! | `L`    | seq of the first (stored in one batch, not yet indexed for search) | locations, in order |
 //! | `M`    | `seq` (the last sequence number given)       | seq                  |
 //!
 //! Numbers are big-endian, so byte order is time order. There is no index by
 //! time alone nor by author alone: a filter with neither kinds nor authors
-//! reads `K` once per kind present, and one with authors but no kinds reads
-//! `B` once per kind each author used (finding each kind is one seek). That
-//! saves two index entries on every write, the store's main cost.
+//! reads `S` once per kind present, and one with authors but no kinds reads
+//! `B` once per kind each author used (finding each kind is one seek). Every
+//! row an event has is a sled insert, the store's main cost, so an event has
+//! as few as its filters need: its row, its id, `B`, one `T` per tag value.
 //!
 //! A store written by an earlier version (tree `nostr`, events by id) is
 //! carried over into this layout when opened, and the old tree dropped.
@@ -130,8 +131,8 @@ impl Prepared {
 const ID: u8 = b'I';
 const EVENT: u8 = b'S';
 const AUTHOR_KIND: u8 = b'B';
-const KIND: u8 = b'K';
 const TAG: u8 = b'T';
+const LOG: u8 = b'L';
 const REPLACEABLE: u8 = b'R';
 const EXPIRY: u8 = b'X';
 const DELETED_COORD: u8 = b'Q';
@@ -148,45 +149,96 @@ fn be(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
-/// The sequence number an index key ends with.
-fn seq_of(k: &[u8]) -> u64 {
-    be(&k[k.len().saturating_sub(8)..])
+/// Where an event is stored: kind · created_at · seq (its `S` row's key
+/// after the prefix).
+pub(crate) type Loc = [u8; LOC];
+const LOC: usize = 18;
+
+/// The location of an event of `kind` created at `time`, stored as `seq`.
+pub(crate) fn location(kind: u16, time: u64, seq: u64) -> Loc {
+    let mut l = [0; LOC];
+    l[..2].copy_from_slice(&kind.to_be_bytes());
+    l[2..10].copy_from_slice(&time.to_be_bytes());
+    l[10..].copy_from_slice(&seq.to_be_bytes());
+    l
 }
 
-fn event_key(seq: u64) -> [u8; 9] {
-    let mut k = [EVENT; 9];
-    k[1..].copy_from_slice(&seq.to_be_bytes());
+fn loc(e: &Event, seq: u64) -> Loc {
+    location(e.kind.as_u16(), e.created_at.as_secs(), seq)
+}
+
+fn loc_seq(l: &Loc) -> u64 {
+    be(&l[10..])
+}
+
+/// A location read from a row, if the row holds one.
+fn as_loc(v: &[u8]) -> Option<Loc> {
+    v.try_into().ok()
+}
+
+fn event_key(l: &Loc) -> [u8; LOC + 1] {
+    let mut k = [EVENT; LOC + 1];
+    k[1..].copy_from_slice(l);
     k
 }
 
-/// Stored events after `after`, in sequence order, at most `max` of them
-/// (for the search indexer, which follows the store in this order).
+/// The ids of a log row, with their locations and sequence numbers.
+fn log_row(v: &[u8]) -> Result<Vec<(u64, Loc)>, StoreError> {
+    if v.is_empty() || !v.len().is_multiple_of(LOC) {
+        return Err(StoreError::Corrupt("log row".into()));
+    }
+    Ok(v.chunks_exact(LOC)
+        .filter_map(as_loc)
+        .map(|l| (loc_seq(&l), l))
+        .collect())
+}
+
+/// Events stored after `after`, in sequence order, read through the log
+/// (whole rows, at least `max` entries if there are): for the search
+/// indexer, which follows the store in this order. `None`: removed since.
+#[allow(clippy::type_complexity)]
 pub(crate) fn events_after(
     tree: &sled::Tree,
     after: u64,
     max: usize,
-) -> Result<Vec<(u64, Event)>, StoreError> {
+) -> Result<Vec<(u64, Option<Event>)>, StoreError> {
+    // Rows up to `after` are normally trimmed; one left by a failed trim is
+    // skipped entry by entry.
     let mut out = Vec::new();
-    let from = event_key(after.saturating_add(1));
-    for entry in tree.range(from.to_vec()..vec![EVENT + 1]).take(max) {
-        let (k, v) = entry?;
-        out.push((seq_of(&k), parse(&v)?));
+    for row in tree.range(vec![LOG]..vec![LOG + 1]) {
+        let (_, v) = row?;
+        for (seq, l) in log_row(&v)? {
+            if seq > after {
+                out.push((seq, event_at(tree, &l)?));
+            }
+        }
+        if out.len() >= max {
+            break;
+        }
     }
     Ok(out)
 }
 
-/// One stored event by sequence number.
-fn event_at(tree: &sled::Tree, seq: u64) -> Result<Option<Event>, StoreError> {
-    match tree.get(event_key(seq))? {
+/// Drops log rows whose entries are all up to `upto` (they are indexed).
+pub(crate) fn trim_log(tree: &sled::Tree, upto: u64) -> Result<(), StoreError> {
+    let end = key(&[&[LOG], &upto.saturating_add(1).to_be_bytes()]);
+    let mut batch = sled::Batch::default();
+    for row in tree.range(vec![LOG]..end) {
+        let (k, v) = row?;
+        if log_row(&v)?.last().is_none_or(|(seq, _)| *seq <= upto) {
+            batch.remove(k);
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// One stored event by location.
+fn event_at(tree: &sled::Tree, l: &Loc) -> Result<Option<Event>, StoreError> {
+    match tree.get(event_key(l))? {
         Some(v) => parse(&v).map(Some),
         None => Ok(None),
     }
-}
-
-/// The sequence number an `I` row names, if the event is stored (a
-/// deletion mark is a list of keys instead).
-fn stored_seq(v: &[u8]) -> Option<u64> {
-    (v.len() == 8).then(|| be(v))
 }
 
 fn h16(s: &str) -> [u8; 16] {
@@ -213,26 +265,24 @@ fn d_tag(e: &Event) -> String {
     e.tags.identifier().unwrap_or_default()
 }
 
-/// Index keys of an event stored under `seq` (not its `I` and `S` rows).
+/// Index keys of an event stored under `seq` (not its `I` and `S` rows);
+/// each ends with the seq.
 fn index_keys(e: &Event, seq: u64) -> Vec<Vec<u8>> {
     let t = e.created_at.as_secs().to_be_bytes();
     let s = seq.to_be_bytes();
     let kind = e.kind.as_u16().to_be_bytes();
-    let mut keys = vec![
-        key(&[&[KIND], &kind, &t, &s]),
-        key(&[&[AUTHOR_KIND], e.pubkey.as_bytes(), &kind, &t, &s]),
-    ];
+    let mut keys = vec![key(&[&[AUTHOR_KIND], e.pubkey.as_bytes(), &kind, &t, &s])];
     for tag in e.tags.iter() {
         let (Some(letter), Some(value)) = (tag.single_letter_tag(), tag.content()) else {
             continue;
         };
-        let k = key(&[&[TAG, letter.as_byte()], &h16(value), &t, &s]);
+        let k = key(&[&[TAG, letter.as_byte()], &h16(value), &t, &kind, &s]);
         if !keys.contains(&k) {
             keys.push(k);
         }
     }
     if let Some(x) = e.tags.expiration() {
-        keys.push(key(&[&[EXPIRY], &x.as_secs().to_be_bytes(), &s]));
+        keys.push(key(&[&[EXPIRY], &x.as_secs().to_be_bytes(), &loc(e, seq)]));
     }
     keys
 }
@@ -256,6 +306,8 @@ struct Write<'a> {
     seq: u64,
     /// What this write stores, for the search indexer.
     stored: Vec<(u64, Arc<Event>)>,
+    /// The locations it stores, in order: its log row.
+    log: Vec<u8>,
 }
 
 impl<'a> Write<'a> {
@@ -267,6 +319,7 @@ impl<'a> Write<'a> {
             events: HashMap::new(),
             seq,
             stored: Vec::new(),
+            log: Vec::new(),
         }
     }
 
@@ -288,20 +341,22 @@ impl<'a> Write<'a> {
         self.rows.insert(k, None);
     }
 
-    fn event(&self, seq: u64) -> Result<Option<Arc<Event>>, StoreError> {
-        match self.events.get(&seq) {
+    fn event(&self, l: &Loc) -> Result<Option<Arc<Event>>, StoreError> {
+        match self.events.get(&loc_seq(l)) {
             Some(e) => Ok(e.clone()),
-            None => Ok(event_at(self.tree, seq)?.map(Arc::new)),
+            None => Ok(event_at(self.tree, l)?.map(Arc::new)),
         }
     }
 
     /// Stores a prepared event under the next sequence number.
-    fn store(&mut self, p: Prepared) -> u64 {
+    fn store(&mut self, p: Prepared) -> Loc {
         self.seq += 1;
         let seq = self.seq;
         let s = seq.to_be_bytes();
-        self.set(key(&[&[ID], p.event.id.as_bytes()]), s.to_vec());
-        self.batch.insert(&event_key(seq)[..], p.json);
+        let at = loc(&p.event, seq);
+        self.set(key(&[&[ID], p.event.id.as_bytes()]), at.to_vec());
+        self.batch.insert(&event_key(&at)[..], p.json);
+        self.log.extend_from_slice(&at);
         for mut k in p.index {
             let n = k.len();
             k[n - 8..].copy_from_slice(&s);
@@ -309,14 +364,15 @@ impl<'a> Write<'a> {
         }
         self.events.insert(seq, Some(p.event.clone()));
         self.stored.push((seq, p.event));
-        seq
+        at
     }
 
     /// An event's rows and index entries, and for a replaceable event its
     /// coordinate's row (a later `set` in the same write may set it again).
-    fn remove_event(&mut self, e: &Event, seq: u64) {
+    fn remove_event(&mut self, e: &Event, l: &Loc) {
+        let seq = loc_seq(l);
         self.unset(key(&[&[ID], e.id.as_bytes()]));
-        self.batch.remove(&event_key(seq)[..]);
+        self.batch.remove(&event_key(l)[..]);
         for k in index_keys(e, seq) {
             self.batch.remove(k);
         }
@@ -336,7 +392,7 @@ impl Write<'_> {
             return Ok(Inserted::Expired);
         }
         if let Some(v) = self.get(&key(&[&[ID], e.id.as_bytes()]))? {
-            if stored_seq(&v).is_some() {
+            if as_loc(&v).is_some() {
                 return Ok(Inserted::Duplicate);
             }
             // Deletion marks: only the author's counts.
@@ -352,8 +408,8 @@ impl Write<'_> {
                 return Ok(Inserted::Deleted);
             }
             let k = key(&[&[REPLACEABLE], c]);
-            if let Some(old_seq) = self.get(&k)?
-                && let Some(old) = self.event(be(&old_seq))?
+            if let Some(old_at) = self.get(&k)?.and_then(|v| as_loc(&v))
+                && let Some(old) = self.event(&old_at)?
             {
                 // Newer wins; at the same second, the lowest id (NIP-01).
                 let keep_old = old.created_at > e.created_at
@@ -361,16 +417,16 @@ impl Write<'_> {
                 if keep_old {
                     return Ok(Inserted::Outdated);
                 }
-                self.remove_event(&old, be(&old_seq));
+                self.remove_event(&old, &old_at);
             }
             r_key = Some(k);
         }
         if e.kind == Kind::EventDeletion {
             self.delete(&e)?;
         }
-        let seq = self.store(p);
+        let at = self.store(p);
         if let Some(k) = r_key {
-            self.set(k, seq.to_be_bytes().to_vec());
+            self.set(k, at.to_vec());
         }
         Ok(Inserted::Stored)
     }
@@ -381,15 +437,15 @@ impl Write<'_> {
         for id in del.tags.event_ids() {
             let id_key = key(&[&[ID], id.as_bytes()]);
             let mut marks = match self.get(&id_key)? {
-                Some(v) => match stored_seq(&v) {
-                    Some(seq) => {
-                        let Some(target) = self.event(seq)? else {
+                Some(v) => match as_loc(&v) {
+                    Some(at) => {
+                        let Some(target) = self.event(&at)? else {
                             continue;
                         };
                         if target.pubkey != del.pubkey || target.kind == Kind::EventDeletion {
                             continue;
                         }
-                        self.remove_event(&target, seq);
+                        self.remove_event(&target, &at);
                         Vec::new()
                     }
                     None => v,
@@ -412,11 +468,11 @@ impl Write<'_> {
             }
             let ck = coord(&c.public_key, c.kind, &c.identifier);
             let r_key = key(&[&[REPLACEABLE], &ck]);
-            if let Some(old_seq) = self.get(&r_key)?
-                && let Some(old) = self.event(be(&old_seq))?
+            if let Some(old_at) = self.get(&r_key)?.and_then(|v| as_loc(&v))
+                && let Some(old) = self.event(&old_at)?
                 && old.created_at <= del.created_at
             {
-                self.remove_event(&old, be(&old_seq));
+                self.remove_event(&old, &old_at);
             }
             self.set(
                 key(&[&[DELETED_COORD], &ck]),
@@ -444,6 +500,9 @@ fn write_events(
     }
     if w.seq != *seq || !w.rows.is_empty() {
         let mut batch = std::mem::take(&mut w.batch);
+        if !w.log.is_empty() {
+            batch.insert(key(&[&[LOG], &(*seq + 1).to_be_bytes()]), w.log.as_slice());
+        }
         batch.insert(META_SEQ, &w.seq.to_be_bytes()[..]);
         tree.apply_batch(batch)?;
         *seq = w.seq;
@@ -490,10 +549,36 @@ fn carry_over(tree: &sled::Tree, old: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One scan: index entries under `prefix` (then created_at · seq) whose
-/// time lies in `[since, until]`.
+/// One scan: rows under `prefix` (then created_at, and the rest of a
+/// location) whose time lies in `[since, until]`.
 struct Scan {
     prefix: Vec<u8>,
+    rows: Rows,
+}
+
+/// The kinds of rows a scan reads.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// `S`: the events themselves.
+    Events,
+    /// `B`: author · kind · created_at · seq.
+    AuthorKind,
+    /// `T`: letter · hash · created_at · kind · seq.
+    Tag,
+}
+
+impl Scan {
+    /// The location a row of this scan names.
+    fn loc(&self, k: &[u8]) -> Option<Loc> {
+        match self.rows {
+            Rows::Events | Rows::AuthorKind => as_loc(k.get(k.len().checked_sub(LOC)?..)?),
+            Rows::Tag => {
+                let n = k.len().checked_sub(LOC)?;
+                let (t, kind, seq) = (&k[n..n + 8], &k[n + 8..n + 10], &k[n + 10..]);
+                as_loc(&key(&[kind, t, seq]))
+            }
+        }
+    }
 }
 
 /// The first key after every key starting with `prefix`.
@@ -551,7 +636,7 @@ impl RelayStore {
         Ok(self
             .tree
             .get(key(&[&[ID], id.as_bytes()]))?
-            .is_some_and(|v| stored_seq(&v).is_some()))
+            .is_some_and(|v| as_loc(&v).is_some()))
     }
 
     /// Stores a verified event, applying NIP-01 replacement, NIP-09 deletion
@@ -594,8 +679,8 @@ impl RelayStore {
     /// Reads one event by id.
     pub fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
         match self.tree.get(key(&[&[ID], id.as_bytes()]))? {
-            Some(v) => match stored_seq(&v) {
-                Some(seq) => event_at(&self.tree, seq),
+            Some(v) => match as_loc(&v) {
+                Some(at) => event_at(&self.tree, &at),
                 None => Ok(None),
             },
             None => Ok(None),
@@ -610,10 +695,13 @@ impl RelayStore {
         let mut n = 0;
         for entry in self.tree.range(vec![EXPIRY]..end) {
             let (k, _) = entry?;
-            let at = seq_of(&k);
-            match w.event(at)? {
+            let Some(at) = k.get(9..).and_then(as_loc) else {
+                w.batch.remove(k);
+                continue;
+            };
+            match w.event(&at)? {
                 Some(e) => {
-                    w.remove_event(&e, at);
+                    w.remove_event(&e, &at);
                     n += 1;
                 }
                 None => w.batch.remove(k),
@@ -697,8 +785,8 @@ impl RelayStore {
         if let Some(text) = &f.search {
             // NIP-50: best matches first; the other fields filter them.
             let wanted = limit.saturating_mul(4).min(*budget);
-            let seqs = self.search.search(text, wanted)?;
-            *budget -= seqs.len().min(*budget);
+            let locs = self.search.search(text, wanted)?;
+            *budget -= locs.len().min(*budget);
             let by_words = |e: &Event| {
                 let opts = MatchEventOptions {
                     nip50: false,
@@ -707,8 +795,8 @@ impl RelayStore {
                 f.match_event(e, opts) && !e.is_expired_at(now) && visible(e)
             };
             let mut out = Vec::new();
-            for seq in seqs {
-                if let Some(e) = event_at(&self.tree, seq)?
+            for at in locs {
+                if let Some(e) = event_at(&self.tree, &at)?
                     && by_words(&e)
                 {
                     out.push(e);
@@ -748,8 +836,8 @@ impl RelayStore {
         let mut found: Vec<Event> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for scan in scans {
-            let lo = key(&[&scan.prefix, &since.to_be_bytes(), &[0; 8]]);
-            let hi = key(&[&scan.prefix, &until.to_be_bytes(), &[0xff; 8]]);
+            let lo = key(&[&scan.prefix, &since.to_be_bytes()]);
+            let hi = key(&[&scan.prefix, &until.to_be_bytes(), &[0xff; 10]]);
             let mut taken = 0;
             let mut last_t = u64::MAX;
             for entry in self.tree.range(lo..=hi).rev() {
@@ -758,17 +846,23 @@ impl RelayStore {
                     break;
                 }
                 *budget -= 1;
-                let (k, _) = entry?;
-                let n = k.len();
-                let t = be(&k[n - 16..n - 8]);
+                let (k, v) = entry?;
+                let Some(at) = scan.loc(&k) else {
+                    return Err(StoreError::Corrupt("index entry".into()));
+                };
+                let t = be(&at[2..10]);
                 if taken >= limit && t < last_t {
                     break;
                 }
-                let seq = seq_of(&k);
-                if !seen.insert(seq) {
+                if !seen.insert(loc_seq(&at)) {
                     continue;
                 }
-                if let Some(e) = event_at(&self.tree, seq)?
+                // An event row holds the event; an index entry names it.
+                let event = match scan.rows {
+                    Rows::Events => Some(parse(&v)?),
+                    _ => event_at(&self.tree, &at)?,
+                };
+                if let Some(e) = event
                     && accept(&e)
                 {
                     found.push(e);
@@ -803,6 +897,7 @@ impl RelayStore {
                 };
                 scans.extend(kinds.iter().map(|k| Scan {
                     prefix: key(&[&prefix, k]),
+                    rows: Rows::AuthorKind,
                 }));
                 if cut {
                     return Ok((scans, true));
@@ -815,18 +910,20 @@ impl RelayStore {
                 .iter()
                 .map(|v| Scan {
                     prefix: key(&[&[TAG, letter.as_byte()], &h16(v)]),
+                    rows: Rows::Tag,
                 })
                 .collect();
             return Ok((scans, false));
         }
         let (kinds, cut) = match kinds {
             Some(k) => (k, false),
-            None => self.kinds_under(&[KIND], budget)?,
+            None => self.kinds_under(&[EVENT], budget)?,
         };
         let scans = kinds
             .iter()
             .map(|k| Scan {
-                prefix: key(&[&[KIND], k]),
+                prefix: key(&[&[EVENT], k]),
+                rows: Rows::Events,
             })
             .collect();
         Ok((scans, cut))
@@ -1118,6 +1215,10 @@ mod tests {
                 .search("hola")
                 .until(Timestamp::from_secs(100));
             assert_eq!(q(&s, &[only_old]).len(), 1, "other fields still filter");
+            assert!(
+                s.tree.scan_prefix([LOG]).next().is_none(),
+                "the log is trimmed once indexed"
+            );
         }
         let s = RelayStore::open(dir.path()).unwrap();
         assert_eq!(q(&s, &[Filter::new().search("todos")]).len(), 1);
