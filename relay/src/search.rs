@@ -87,7 +87,7 @@ impl Search {
         let text_opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(ANALYZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::WithFreqs),
         );
         let fields = Fields {
             seq: b.add_u64_field(SEQ, FAST),
