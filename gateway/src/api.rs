@@ -1148,10 +1148,7 @@ async fn get_identity(
         following,
         followed_by_me,
         hosted: state.node.hosts(&key),
-        reputation: {
-            let r = reader.reputation(&key)?;
-            serde_json::json!({ "count": r.count, "mean": r.mean })
-        },
+        reputation: crate::market::reputation_json(&reader, &key)?,
     }))
 }
 

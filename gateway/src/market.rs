@@ -64,7 +64,9 @@ fn bad_query(message: impl Into<String>) -> ApiError {
 
 // ------------------------------------------------------------------ views
 
-fn reputation_json(reader: &Reader, key: &PublicKey) -> ApiResult<Value> {
+/// An identity's reputation as a trading partner (`count`, `mean`): in
+/// the marketplace's views and in the identity view.
+pub(crate) fn reputation_json(reader: &Reader, key: &PublicKey) -> ApiResult<Value> {
     let r = reader.reputation(key)?;
     Ok(json!({ "count": r.count, "mean": r.mean }))
 }
@@ -130,10 +132,6 @@ fn listing_json(reader: &Reader, original: &Event, current: &Event) -> ApiResult
     Ok(v)
 }
 
-fn state_name(s: TradeState) -> &'static str {
-    s.name()
-}
-
 /// A trade as the API shows it. `viewer` decides `role` and `next_steps`;
 /// `details` (the buyer's delivery details, from the viewer's own
 /// decrypted mail) are added by the caller for the parties.
@@ -160,7 +158,7 @@ fn trade_json(
         Some(by) => TradeState::ALL
             .iter()
             .filter(|to| t.state.transition(**to, by).is_ok())
-            .map(|s| state_name(*s))
+            .map(|s| s.name())
             .collect(),
         None => Vec::new(),
     };
@@ -1096,23 +1094,24 @@ pub(crate) async fn decline_unfillable(state: AppState) {
             Err(_) => return,
         };
         let e = &s.event;
-        let listing = match e.payload() {
-            Payload::Order(_) => e.event_ref(Rel::Listing),
-            Payload::TradeUpdate(u) if u.state == TradeState::Accepted => e
-                .event_ref(Rel::Order)
-                .and_then(|o| state.node.store().reader().trade(&o).ok().flatten())
-                .map(|t| t.listing),
-            _ => None,
-        };
-        let Some(listing) = listing else { continue };
+        // Only a seller this node speaks for is looked at any further.
         let seller = match e.payload() {
             Payload::Order(_) => e.identity_ref(Rel::Seller),
-            _ => Some(e.author()),
+            Payload::TradeUpdate(u) if u.state == TradeState::Accepted => Some(e.author()),
+            _ => None,
         };
         let Some(seller) = seller else { continue };
         let Some(caller) = seller_caller(&state, &seller) else {
             continue;
         };
+        let listing = match e.payload() {
+            Payload::Order(_) => e.event_ref(Rel::Listing),
+            _ => e
+                .event_ref(Rel::Order)
+                .and_then(|o| state.node.store().reader().trade(&o).ok().flatten())
+                .map(|t| t.listing),
+        };
+        let Some(listing) = listing else { continue };
         let st = state.clone();
         let unfillable = blocking(state.work.clone(), move || {
             let reader = st.node.store().reader();
