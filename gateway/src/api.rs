@@ -1148,7 +1148,7 @@ async fn get_identity(
         following,
         followed_by_me,
         hosted: state.node.hosts(&key),
-        reputation: crate::market::reputation_json(&reader, &key)?,
+        reputation: crate::market::reputation_json(reader, &key)?,
     }))
 }
 
