@@ -6,10 +6,15 @@
 //! are not read back and parsed again); the indexer indexes them and commits
 //! with the last sequence number as the commit payload. When a hand-over is
 //! missed (the indexer was behind and its queue full) or after a restart,
-//! the indexer reads the store after its last committed position instead.
-//! So after a crash nothing stored is left out. A document holds the
-//! event's sequence number; hits are looked up in the store, so a deleted,
-//! replaced or expired event is never returned.
+//! the indexer reads the store's log after its last committed position
+//! instead; and an index rebuilt from nothing (new, of another schema, or
+//! ahead of the store after a crash) reads every stored event. The store is
+//! flushed before each commit, so the index is never ahead of what survives
+//! a crash, and nothing stored is left out. A document holds where its
+//! event is stored; hits are looked up in the store, so a deleted, replaced
+//! or expired event is never returned. Documents of removed events are
+//! deleted when the writer hands their removal over (best effort: one
+//! missed only costs a hit that the store lookup drops).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +25,10 @@ use std::time::{Duration, Instant};
 use nostr::prelude::Event;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::config::PRIVATE_KINDS;
 use crate::store::{self, StoreError};
@@ -40,8 +47,13 @@ const COMMIT_EVERY_DOCS: usize = 50_000;
 /// dropped and the indexer reads the store instead.
 const QUEUE: usize = 64;
 
-/// Events the writer stored, with their sequence numbers.
-pub(crate) type Stored = Vec<(u64, Arc<Event>)>;
+/// What one write changed: the events it stored (with their sequence
+/// numbers, in order) and the sequence numbers of those it removed.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) stored: Vec<(u64, Arc<Event>)>,
+    pub(crate) removed: Vec<u64>,
+}
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -62,7 +74,7 @@ pub(crate) struct Search {
     reader: IndexReader,
     parser: QueryParser,
     progress: Arc<Progress>,
-    handover: Option<std::sync::mpsc::SyncSender<Stored>>,
+    handover: Option<std::sync::mpsc::SyncSender<Changes>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -90,7 +102,7 @@ impl Search {
                 .set_index_option(IndexRecordOption::WithFreqs),
         );
         let fields = Fields {
-            seq: b.add_u64_field(SEQ, FAST),
+            seq: b.add_u64_field(SEQ, FAST | INDEXED),
             kind: b.add_u64_field(KIND, FAST),
             time: b.add_u64_field(TIME, FAST),
             text: b.add_text_field("text", text_opts),
@@ -128,10 +140,16 @@ impl Search {
             fields,
             progress: progress.clone(),
             position: indexed,
+            committed: indexed,
+            changed: false,
         };
+        // Nothing indexed but something stored: the log may be trimmed
+        // (an index rebuilt after an upgrade or a crash), so every stored
+        // event is read.
+        let rebuild = (indexed == 0 && stored > 0).then_some(stored);
         let thread = std::thread::Builder::new()
             .name("kith-relay-search".into())
-            .spawn(move || indexer.run(rx))
+            .spawn(move || indexer.run(rebuild, rx))
             .map_err(tantivy_err)?;
         Ok(Search {
             reader,
@@ -142,14 +160,14 @@ impl Search {
         })
     }
 
-    /// Events the writer just stored: indexed soon. When the indexer is far
-    /// behind they are not queued; it reads them from the store instead.
-    pub(crate) fn indexed_later(&self, stored: Stored) {
-        if stored.is_empty() {
+    /// What a write just changed: indexed soon. When the indexer is far
+    /// behind it is not queued; the indexer reads the store's log instead.
+    pub(crate) fn indexed_later(&self, changes: Changes) {
+        if changes.stored.is_empty() && changes.removed.is_empty() {
             return;
         }
         if let Some(h) = &self.handover {
-            let _ = h.try_send(stored);
+            let _ = h.try_send(changes);
         }
     }
 
@@ -228,39 +246,55 @@ struct Indexer {
     reader: IndexReader,
     fields: Fields,
     progress: Arc<Progress>,
+    /// The last sequence number gone through.
     position: u64,
+    /// The position of the last commit.
+    committed: u64,
+    /// Documents added or deleted since the last commit.
+    changed: bool,
 }
 
 impl Indexer {
-    fn run(mut self, handover: std::sync::mpsc::Receiver<Stored>) {
+    fn run(mut self, rebuild: Option<u64>, handover: std::sync::mpsc::Receiver<Changes>) {
         use std::sync::mpsc::RecvTimeoutError;
-        let mut dirty = 0usize;
-        let mut since_commit = Instant::now();
+        if let Some(upto) = rebuild {
+            match self.rebuild(upto) {
+                Ok(n) => tracing::info!(events = n, "nostr search index rebuilt"),
+                Err(e) => tracing::warn!(error = %e, "rebuilding the nostr search index failed"),
+            }
+        }
+        let mut oldest: Option<Instant> = None;
+        let mut since_commit = 0usize;
         loop {
-            // Uncommitted documents: wait only briefly for more, and commit
-            // when none come (idle) or the oldest has waited long enough.
-            let wait = if dirty > 0 { COMMIT_IDLE } else { COMMIT_EVERY };
-            let (new, woken, stop) = match handover.recv_timeout(wait) {
-                Ok(stored) => (self.index_stored(stored), true, false),
-                // Nothing handed over: whatever was missed is in the store.
+            // Uncommitted work: wait only briefly for more, and commit when
+            // none comes (idle) or the oldest has waited long enough.
+            let behind = self.changed || self.position != self.committed;
+            let wait = if behind { COMMIT_IDLE } else { COMMIT_EVERY };
+            let (done, woken, stop) = match handover.recv_timeout(wait) {
+                Ok(changes) => (self.take(changes), true, false),
+                // Nothing handed over: whatever was missed is in the log.
                 Err(RecvTimeoutError::Timeout) => (self.catch_up(u64::MAX), false, false),
                 Err(RecvTimeoutError::Disconnected) => (self.catch_up(u64::MAX), false, true),
             };
-            let new = new.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "indexing nostr events failed");
-                0
-            });
-            if dirty == 0 && new > 0 {
-                since_commit = Instant::now();
+            match done {
+                Ok(n) => since_commit += n,
+                Err(e) => tracing::warn!(error = %e, "indexing nostr events failed"),
             }
-            dirty += new;
-            let idle = !woken && new == 0;
-            let due = idle || dirty >= COMMIT_EVERY_DOCS || since_commit.elapsed() >= COMMIT_EVERY;
-            if dirty > 0 && (due || stop) {
+            let behind = self.changed || self.position != self.committed;
+            if !behind {
+                if stop {
+                    return;
+                }
+                continue;
+            }
+            let first = *oldest.get_or_insert_with(Instant::now);
+            let due =
+                !woken || since_commit >= COMMIT_EVERY_DOCS || first.elapsed() >= COMMIT_EVERY;
+            if due || stop {
                 match self.commit() {
                     Ok(()) => {
-                        dirty = 0;
-                        since_commit = Instant::now();
+                        oldest = None;
+                        since_commit = 0;
                     }
                     Err(e) => tracing::warn!(error = %e, "committing the nostr index failed"),
                 }
@@ -271,10 +305,23 @@ impl Indexer {
         }
     }
 
-    /// Indexes one stored event (private kinds and empty texts have no
-    /// document) and moves the position past it.
-    fn add(&mut self, seq: u64, e: &Event) -> Result<(), StoreError> {
-        self.position = seq;
+    /// Indexes every event stored up to `upto`, whatever the log holds, and
+    /// commits; returns how many it indexed.
+    fn rebuild(&mut self, upto: u64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        let tree = self.tree.clone();
+        store::for_each_event(&tree, upto, |seq, e| {
+            n += 1;
+            self.document(seq, &e)
+        })?;
+        self.position = upto;
+        self.commit()?;
+        Ok(n)
+    }
+
+    /// Adds the document of a stored event (private kinds and empty texts
+    /// have none).
+    fn document(&mut self, seq: u64, e: &Event) -> Result<(), StoreError> {
         if PRIVATE_KINDS.contains(&e.kind.as_u16()) || e.content.is_empty() {
             return Ok(());
         }
@@ -284,20 +331,39 @@ impl Indexer {
         doc.add_u64(self.fields.time, e.created_at.as_secs());
         doc.add_text(self.fields.text, &e.content);
         self.writer.add_document(doc).map_err(tantivy_err)?;
+        self.changed = true;
         Ok(())
     }
 
-    /// Indexes a batch the writer handed over, first reading from the store
+    /// Indexes one stored event and moves the position past it.
+    fn add(&mut self, seq: u64, e: &Event) -> Result<(), StoreError> {
+        self.document(seq, e)?;
+        self.position = seq;
+        Ok(())
+    }
+
+    /// Takes a write the writer handed over: deletes the documents of what
+    /// it removed, and indexes what it stored, after reading from the log
     /// whatever came before it and was not handed over. Returns how many
     /// events it went through.
-    fn index_stored(&mut self, stored: Stored) -> Result<usize, StoreError> {
-        let mut n = 0;
-        if let Some(&(first, _)) = stored.first()
+    fn take(&mut self, changes: Changes) -> Result<usize, StoreError> {
+        for seq in &changes.removed {
+            self.writer
+                .delete_term(Term::from_field_u64(self.fields.seq, *seq));
+            self.changed = true;
+        }
+        let mut n = changes.removed.len();
+        if let Some(&(first, _)) = changes.stored.first()
             && first > self.position + 1
         {
             n += self.catch_up(first - 1)?;
+            if first > self.position + 1 {
+                // Still behind (the catch-up stops to commit): these are in
+                // the log too, and are read from it in turn.
+                return Ok(n);
+            }
         }
-        for (seq, e) in stored {
+        for (seq, e) in changes.stored {
             // An event is stored once: what a crash left uncommitted is gone
             // from the index too, so there is no older document to delete.
             if seq > self.position {
@@ -308,8 +374,8 @@ impl Indexer {
         Ok(n)
     }
 
-    /// Indexes stored events after the position, up to `upto`; returns how
-    /// many it went through.
+    /// Indexes logged events after the position, up to `upto` (at most
+    /// [`COMMIT_EVERY_DOCS`] of them); returns how many it went through.
     fn catch_up(&mut self, upto: u64) -> Result<usize, StoreError> {
         let mut n = 0;
         while self.position < upto && n < COMMIT_EVERY_DOCS {
@@ -323,6 +389,7 @@ impl Indexer {
                 }
                 match e {
                     Some(e) => self.add(seq, &e)?,
+                    // Removed since it was stored.
                     None => self.position = seq,
                 }
                 n += 1;
@@ -331,12 +398,21 @@ impl Indexer {
         Ok(n)
     }
 
+    /// Commits with the position as payload, after making the store durable
+    /// up to it (the index is never ahead of the store a crash leaves), and
+    /// trims the log.
     fn commit(&mut self) -> Result<(), StoreError> {
+        self.tree.flush()?;
         let mut prepared = self.writer.prepare_commit().map_err(tantivy_err)?;
         prepared.set_payload(&self.position.to_string());
         prepared.commit().map_err(tantivy_err)?;
+        self.committed = self.position;
+        self.changed = false;
         self.reader.reload().map_err(tantivy_err)?;
-        store::trim_log(&self.tree, self.position)?;
+        // A log row left behind is read again and skipped, entry by entry.
+        if let Err(e) = store::trim_log(&self.tree, self.position) {
+            tracing::warn!(error = %e, "trimming the nostr search log failed");
+        }
         let p = &self.progress;
         let _g = p.lock.lock().unwrap_or_else(|e| e.into_inner());
         p.indexed.store(self.position, Ordering::Release);

@@ -14,7 +14,8 @@
 //! | prefix | key                                          | value                |
 //! |--------|----------------------------------------------|----------------------|
 //! | `S`    | kind · created_at · seq (the location)        | event JSON           |
-//! | `I`    | id                                           | location (18 bytes); or, deleted, the keys of up to 8 deleters (32 bytes each) |
+//! | `I`    | id                                           | location (18 bytes)  |
+//! | `D`    | id · deleter (a NIP-09 deletion of an id not stored: refused if that author's event comes) | |
 //! | `B`    | author · kind · created_at · seq             |                      |
 //! | `T`    | letter · sha256(value)[..16] · created_at · kind · seq |            |
 //! | `X`    | expiration · location                        |                      |
@@ -38,6 +39,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use nostr::prelude::{Event, EventId, Filter, Kind, MatchEventOptions, PublicKey, Timestamp};
+
+pub(crate) use crate::search::Changes;
 use sha2::{Digest, Sha256};
 
 /// Why the store could not do what was asked.
@@ -136,14 +139,11 @@ const LOG: u8 = b'L';
 const REPLACEABLE: u8 = b'R';
 const EXPIRY: u8 = b'X';
 const DELETED_COORD: u8 = b'Q';
+const DELETED: u8 = b'D';
 const META_SEQ: &[u8] = b"Mseq";
 /// The tree of this layout, and of the one before it.
 const TREE: &str = "events";
 const OLD_TREE: &str = "nostr";
-/// Deleters remembered for an id not (yet) stored: a deletion by anyone
-/// but the event's author does nothing, so forged ones must not crowd out
-/// the author's; past this many the id is no longer marked.
-const MAX_DELETERS: usize = 8;
 
 fn be(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
@@ -205,7 +205,12 @@ pub(crate) fn events_after(
     // Rows up to `after` are normally trimmed; one left by a failed trim is
     // skipped entry by entry.
     let mut out = Vec::new();
-    for row in tree.range(vec![LOG]..vec![LOG + 1]) {
+    // From the row holding `after + 1`: the last row starting at or before it.
+    let from = match tree.get_lt(key(&[&[LOG], &after.saturating_add(1).to_be_bytes(), &[0]]))? {
+        Some((k, _)) if k.first() == Some(&LOG) => k.to_vec(),
+        _ => vec![LOG],
+    };
+    for row in tree.range(from..vec![LOG + 1]) {
         let (_, v) = row?;
         for (seq, l) in log_row(&v)? {
             if seq > after {
@@ -217,6 +222,26 @@ pub(crate) fn events_after(
         }
     }
     Ok(out)
+}
+
+/// Calls `f` with every stored event up to `upto` (and its seq), in
+/// storage order (kind, then time): for a search index rebuilt from nothing.
+pub(crate) fn for_each_event(
+    tree: &sled::Tree,
+    upto: u64,
+    mut f: impl FnMut(u64, Event) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for row in tree.scan_prefix([EVENT]) {
+        let (k, v) = row?;
+        let Some(at) = k.get(1..).and_then(as_loc) else {
+            return Err(StoreError::Corrupt("event row".into()));
+        };
+        let seq = loc_seq(&at);
+        if seq <= upto {
+            f(seq, parse(&v)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// Drops log rows whose entries are all up to `upto` (they are indexed).
@@ -261,8 +286,14 @@ fn coord(author: &PublicKey, kind: Kind, d: &str) -> Vec<u8> {
     key(&[author.as_bytes(), &kind.as_u16().to_be_bytes(), &h16(d)])
 }
 
+/// The `d` of an addressable event; "" for a replaceable one, whatever
+/// tags it has (one per author and kind).
 fn d_tag(e: &Event) -> String {
-    e.tags.identifier().unwrap_or_default()
+    if e.kind.is_addressable() {
+        e.tags.identifier().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// Index keys of an event stored under `seq` (not its `I` and `S` rows);
@@ -308,6 +339,8 @@ struct Write<'a> {
     stored: Vec<(u64, Arc<Event>)>,
     /// The locations it stores, in order: its log row.
     log: Vec<u8>,
+    /// Sequence numbers of the events it removes, for the search indexer.
+    removed: Vec<u64>,
 }
 
 impl<'a> Write<'a> {
@@ -320,6 +353,7 @@ impl<'a> Write<'a> {
             seq,
             stored: Vec::new(),
             log: Vec::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -380,6 +414,15 @@ impl<'a> Write<'a> {
             self.unset(key(&[&[REPLACEABLE], &coord(&e.pubkey, e.kind, &d_tag(e))]));
         }
         self.events.insert(seq, None);
+        self.removed.push(seq);
+    }
+
+    /// What this write stored (and did not remove again) and removed.
+    fn changes(&mut self) -> Changes {
+        let removed = std::mem::take(&mut self.removed);
+        let mut stored = std::mem::take(&mut self.stored);
+        stored.retain(|(seq, _)| !removed.contains(seq));
+        Changes { stored, removed }
     }
 }
 
@@ -391,14 +434,15 @@ impl Write<'_> {
         if e.is_expired_at(now) {
             return Ok(Inserted::Expired);
         }
-        if let Some(v) = self.get(&key(&[&[ID], e.id.as_bytes()]))? {
-            if as_loc(&v).is_some() {
-                return Ok(Inserted::Duplicate);
-            }
-            // Deletion marks: only the author's counts.
-            if v.chunks_exact(32).any(|k| k == e.pubkey.as_bytes()) {
-                return Ok(Inserted::Deleted);
-            }
+        if self.get(&key(&[&[ID], e.id.as_bytes()]))?.is_some() {
+            return Ok(Inserted::Duplicate);
+        }
+        // Deleted before it came: only its author's deletion counts.
+        if self
+            .get(&key(&[&[DELETED], e.id.as_bytes(), e.pubkey.as_bytes()]))?
+            .is_some()
+        {
+            return Ok(Inserted::Deleted);
         }
         let mut r_key = None;
         if let Some(c) = &p.coord {
@@ -435,32 +479,23 @@ impl Write<'_> {
     /// and remembers them so they are refused if they come again.
     fn delete(&mut self, del: &Event) -> Result<(), StoreError> {
         for id in del.tags.event_ids() {
-            let id_key = key(&[&[ID], id.as_bytes()]);
-            let mut marks = match self.get(&id_key)? {
-                Some(v) => match as_loc(&v) {
-                    Some(at) => {
-                        let Some(target) = self.event(&at)? else {
-                            continue;
-                        };
-                        if target.pubkey != del.pubkey || target.kind == Kind::EventDeletion {
-                            continue;
-                        }
-                        self.remove_event(&target, &at);
-                        Vec::new()
-                    }
-                    None => v,
-                },
-                None => Vec::new(),
-            };
-            // Remembered even if not here yet: it is refused if it comes
-            // and this deleter wrote it.
-            if marks.chunks_exact(32).any(|k| k == del.pubkey.as_bytes())
-                || marks.len() >= MAX_DELETERS * 32
+            if let Some(at) = self
+                .get(&key(&[&[ID], id.as_bytes()]))?
+                .and_then(|v| as_loc(&v))
+                && let Some(target) = self.event(&at)?
             {
-                continue;
+                if target.pubkey != del.pubkey || target.kind == Kind::EventDeletion {
+                    continue;
+                }
+                self.remove_event(&target, &at);
             }
-            marks.extend_from_slice(del.pubkey.as_bytes());
-            self.set(id_key, marks);
+            // Remembered, also if not here yet: refused if it comes and
+            // this deleter wrote it. One row per deleter, so no number of
+            // forged deletions crowds out the author's.
+            self.set(
+                key(&[&[DELETED], id.as_bytes(), del.pubkey.as_bytes()]),
+                Vec::new(),
+            );
         }
         for c in del.tags.coordinates() {
             if c.public_key != del.pubkey {
@@ -474,10 +509,13 @@ impl Write<'_> {
             {
                 self.remove_event(&old, &old_at);
             }
-            self.set(
-                key(&[&[DELETED_COORD], &ck]),
-                del.created_at.as_secs().to_be_bytes().to_vec(),
-            );
+            // The horizon only moves forward: an older deletion seen later
+            // does not bring back what a newer one deleted.
+            let q_key = key(&[&[DELETED_COORD], &ck]);
+            let until = self.get(&q_key)?.map_or(0, |v| be(&v));
+            if del.created_at.as_secs() > until {
+                self.set(q_key, del.created_at.as_secs().to_be_bytes().to_vec());
+            }
         }
         Ok(())
     }
@@ -485,14 +523,13 @@ impl Write<'_> {
 
 /// Judges and writes `events` in one atomic batch after `seq` (the last
 /// sequence number given, advanced on success); returns the verdicts and
-/// what was stored.
-#[allow(clippy::type_complexity)]
+/// what changed, for the search indexer.
 fn write_events(
     tree: &sled::Tree,
     seq: &mut u64,
     events: Vec<Prepared>,
     now: Timestamp,
-) -> Result<(Vec<Inserted>, Vec<(u64, Arc<Event>)>), StoreError> {
+) -> Result<(Vec<Inserted>, Changes), StoreError> {
     let mut w = Write::new(tree, *seq);
     let mut out = Vec::with_capacity(events.len());
     for p in events {
@@ -506,8 +543,9 @@ fn write_events(
         batch.insert(META_SEQ, &w.seq.to_be_bytes()[..]);
         tree.apply_batch(batch)?;
         *seq = w.seq;
+        return Ok((out, w.changes()));
     }
-    Ok((out, w.stored))
+    Ok((out, Changes::default()))
 }
 
 /// Moves the events of a store of the earlier layout (tree `nostr`: `E` id
@@ -530,12 +568,9 @@ fn carry_over(tree: &sled::Tree, old: &sled::Tree) -> Result<(), StoreError> {
     }
     write_events(tree, &mut seq, events, now)?;
     let mut batch = sled::Batch::default();
-    for entry in old.scan_prefix([b'D']) {
+    for entry in old.scan_prefix([DELETED]) {
         let (k, v) = entry?;
-        let id = key(&[&[ID], &k[1..]]);
-        if tree.get(&id)?.is_none() {
-            batch.insert(id, v);
-        }
+        batch.insert(key(&[&k, &v]), &[][..]);
     }
     for entry in old.scan_prefix([DELETED_COORD]) {
         let (k, v) = entry?;
@@ -633,10 +668,7 @@ impl RelayStore {
 
     /// Whether an event with this id is stored.
     pub fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
-        Ok(self
-            .tree
-            .get(key(&[&[ID], id.as_bytes()]))?
-            .is_some_and(|v| as_loc(&v).is_some()))
+        Ok(self.tree.get(key(&[&[ID], id.as_bytes()]))?.is_some())
     }
 
     /// Stores a verified event, applying NIP-01 replacement, NIP-09 deletion
@@ -710,7 +742,10 @@ impl RelayStore {
                 break;
             }
         }
-        self.tree.apply_batch(w.batch)?;
+        let batch = std::mem::take(&mut w.batch);
+        self.tree.apply_batch(batch)?;
+        drop(seq);
+        self.search.indexed_later(w.changes());
         Ok(n)
     }
 
@@ -1266,9 +1301,15 @@ mod tests {
         let (alice, mallory) = (Keys::generate(), Keys::generate());
         let note = ev(&alice, 1, 100, "mine", vec![]);
         let gone = ev(&alice, 1, 101, "deleted before it came", vec![]);
-        // Deletions arriving before the events they name.
+        // Deletions arriving before the events they name, the author's
+        // among a crowd of forged ones.
         s.insert(&ev(&mallory, 5, 110, "", vec![Tag::event(note.id)]), NOW)
             .unwrap();
+        for i in 0..12 {
+            let forger = Keys::generate();
+            s.insert(&ev(&forger, 5, 100 + i, "", vec![Tag::event(gone.id)]), NOW)
+                .unwrap();
+        }
         s.insert(&ev(&alice, 5, 111, "", vec![Tag::event(gone.id)]), NOW)
             .unwrap();
         s.insert(&ev(&mallory, 5, 112, "", vec![Tag::event(gone.id)]), NOW)
@@ -1467,5 +1508,80 @@ mod tests {
         s.insert(&ev(k, 5, 999, "", notes), NOW).unwrap();
         let left = q(&s, &[Filter::new().author(k.public_key())]);
         assert!(left.iter().all(|e| e.kind == Kind::EventDeletion));
+    }
+
+    #[test]
+    fn coordinates_keep_their_newest_deletion_and_replaceables_ignore_d() {
+        let (_d, s) = store();
+        let k = Keys::generate();
+        let coord = nostr::nips::nip01::Coordinate::new(Kind::from(30023u16), k.public_key())
+            .identifier("post");
+        let newer = ev(&k, 5, 200, "", vec![Tag::coordinate(coord.clone(), None)]);
+        let older = ev(&k, 5, 100, "", vec![Tag::coordinate(coord, None)]);
+        s.insert(&newer, NOW).unwrap();
+        s.insert(&older, NOW).unwrap();
+        let between = ev(&k, 30023, 150, "v", vec![Tag::identifier("post")]);
+        assert_eq!(s.insert(&between, NOW).unwrap(), Inserted::Deleted);
+
+        // A profile is one per author, whatever `d` tag it carries.
+        let tagged = ev(&k, 0, 100, "{}", vec![Tag::identifier("x")]);
+        let plain = ev(&k, 0, 101, "{}", vec![]);
+        s.insert(&tagged, NOW).unwrap();
+        s.insert(&plain, NOW).unwrap();
+        let profiles = q(
+            &s,
+            &[Filter::new().author(k.public_key()).kind(Kind::Metadata)],
+        );
+        assert_eq!(
+            profiles.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![plain.id]
+        );
+    }
+
+    #[test]
+    fn search_forgets_replaced_events_and_is_rebuilt_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Keys::generate();
+        let versions: Vec<Event> = (0..5)
+            .map(|i| {
+                ev(
+                    &k,
+                    0,
+                    100 + i,
+                    &format!("{{\"about\":\"ciclista {i}\"}}"),
+                    vec![],
+                )
+            })
+            .collect();
+        let note = ev(&k, 1, 100, "un ciclista en Madrid", vec![]);
+        {
+            let s = RelayStore::open(dir.path()).unwrap();
+            s.insert(&note, NOW).unwrap();
+            for v in &versions {
+                assert_eq!(s.insert(v, NOW).unwrap(), Inserted::Stored);
+            }
+            assert!(s.wait_searchable(s.last_seq(), std::time::Duration::from_secs(10)));
+            // Deleted documents are gone from the index itself, not only
+            // filtered out by the store lookup.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while s.search.search("ciclista", 100).unwrap().len() != 2 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "replaced versions stay indexed"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(s.tree.scan_prefix([LOG]).next().is_none());
+        }
+        // The index is lost; the log was trimmed long ago.
+        std::fs::remove_dir_all(dir.path().join("search")).unwrap();
+        let s = RelayStore::open(dir.path()).unwrap();
+        assert!(s.wait_searchable(s.last_seq(), std::time::Duration::from_secs(10)));
+        let hits = q(&s, &[Filter::new().search("ciclista")]);
+        let mut ids: Vec<_> = hits.iter().map(|e| e.id).collect();
+        ids.sort();
+        let mut want = vec![note.id, versions[4].id];
+        want.sort();
+        assert_eq!(ids, want);
     }
 }
