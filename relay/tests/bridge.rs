@@ -232,3 +232,28 @@ async fn bad_keys_relays_and_notes_are_refused() {
     drop(bridge);
     node.shutdown().await.unwrap();
 }
+
+/// A bridge stopped before its tasks ever ran still stops: they see the
+/// stop when they start (a current-thread runtime runs none of them before
+/// the test yields).
+#[tokio::test(flavor = "current_thread")]
+async fn a_bridge_stopped_at_once_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &node_config(), StartOptions::default())
+        .await
+        .unwrap();
+    let store = Arc::new(RelayStore::open(&dir.path().join("relay")).unwrap());
+    let bridge = Bridge::start(
+        node.store().clone(),
+        store,
+        dir.path(),
+        NostrSection::default(),
+        None,
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), bridge.shutdown())
+        .await
+        .expect("the bridge's tasks never saw the stop");
+    drop(bridge);
+    node.shutdown().await.unwrap();
+}

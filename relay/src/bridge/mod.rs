@@ -167,7 +167,9 @@ impl Bridge {
 
     /// Stops the tasks, closes the relay connections, flushes.
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        // `send` would not store the value while no task has subscribed yet
+        // (one just spawned), and that task would then never see it.
+        self.stop.send_replace(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         for t in tasks {
             let _ = t.await;
@@ -1239,7 +1241,7 @@ async fn inbound_loop(bridge: Arc<Bridge>) {
                 refresh = true;
                 continue;
             }
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         };
         let n = match n {
             Ok(n) => n,
