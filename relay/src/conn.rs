@@ -400,11 +400,10 @@ impl Conn {
     /// future, which the connection runs beside others.
     fn on_parsed_event(&self, event: Event) -> Work {
         let id = event.id.to_hex();
-        // Its JSON as the relay stores it (also what its size is judged
-        // by) and its index keys, made here rather than on the writer.
-        let prepared = Prepared::new(Arc::new(event));
-        let event = prepared.event().clone();
-        if let Err(why) = self.admit(&event, prepared.json_len()) {
+        // Its JSON as the relay stores it: what its size is judged by.
+        let json = event.as_json();
+        let event = Arc::new(event);
+        if let Err(why) = self.admit(&event, json.len()) {
             return Work::Now(vec![ok(&id, false, &why)]);
         }
         let limiters = &self.shared.limiters;
@@ -428,6 +427,9 @@ impl Conn {
                 Err(why) => Err(why),
                 Ok(()) if event.kind.is_ephemeral() => Ok(Inserted::Stored),
                 Ok(()) => {
+                    // Its index keys, made here rather than on the writer,
+                    // and only for an event that is to be stored.
+                    let prepared = Prepared::with_json(event.clone(), json);
                     let (reply, answer) = tokio::sync::oneshot::channel();
                     if shared.writer.send((prepared, reply)).await.is_err() {
                         return vec![ok(&id, false, "error: the relay is stopping")];

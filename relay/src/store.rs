@@ -108,7 +108,13 @@ pub struct Prepared {
 impl Prepared {
     /// Prepares `event` (its JSON, index keys and coordinate).
     pub fn new(event: Arc<Event>) -> Prepared {
-        let json = event.as_json().into_bytes();
+        let json = event.as_json();
+        Prepared::with_json(event, json)
+    }
+
+    /// Prepares `event` whose JSON (`event.as_json()`) is already made.
+    pub fn with_json(event: Arc<Event>, json: String) -> Prepared {
+        let json = json.into_bytes();
         let index = index_keys(&event, 0);
         let coord = (event.kind.is_replaceable() || event.kind.is_addressable())
             .then(|| coord(&event.pubkey, event.kind, &d_tag(&event)));
@@ -118,16 +124,6 @@ impl Prepared {
             index,
             coord,
         }
-    }
-
-    /// The event.
-    pub fn event(&self) -> &Arc<Event> {
-        &self.event
-    }
-
-    /// The length of the event's JSON as stored.
-    pub fn json_len(&self) -> usize {
-        self.json.len()
     }
 }
 
@@ -616,18 +612,6 @@ impl Scan {
     }
 }
 
-/// The first key after every key starting with `prefix`.
-fn after_prefix(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0xff; prefix.len() + 1]
-}
-
 impl RelayStore {
     /// Opens (or creates) the store in `dir` (the database) and its search
     /// index in `dir/search`, carrying over a store of the earlier layout.
@@ -972,15 +956,16 @@ impl RelayStore {
         prefix: &[u8],
         budget: &mut usize,
     ) -> Result<(Vec<[u8; 2]>, bool), StoreError> {
+        use std::ops::Bound;
         let mut out = Vec::new();
-        let end = after_prefix(prefix);
+        let end = kith_node::storage::prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
         let mut from = key(&[prefix, &[0, 0]]);
         loop {
             if *budget == 0 {
                 return Ok((out, true));
             }
             *budget -= 1;
-            let Some(entry) = self.tree.range(from..end.clone()).next() else {
+            let Some(entry) = self.tree.range((Bound::Included(from), end.clone())).next() else {
                 return Ok((out, false));
             };
             let (k, _) = entry?;

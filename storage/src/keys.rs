@@ -244,7 +244,7 @@ pub(crate) fn tail(key: &[u8]) -> Option<(u64, EventId)> {
 }
 
 /// The key just after every key that starts with `prefix`.
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

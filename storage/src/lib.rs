@@ -43,7 +43,7 @@ mod writer;
 pub use apply::{Dependency, IngestOutcome, StoredEvent, TradeRecord, expires_at};
 pub use error::{OpenStoreError, StoreError};
 pub use integrity::IntegrityReport;
-pub use keys::{EventCounter, KeyCounter};
+pub use keys::{EventCounter, KeyCounter, prefix_end};
 pub use kith_protocol as protocol;
 pub use query::{
     Cursor, DelegationInfo, EventStats, Filter, IdPage, MAX_PAGE, Page, Reader, Reputation,
